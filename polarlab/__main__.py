@@ -1,0 +1,5 @@
+import sys
+
+from polarlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""The one place that turns caller arrays into work tensors and back.
+
+Every public routine accepts a numpy array or a torch tensor of shape ``(..., m, n)``
+and returns the same kind of array, with the same shape, device and dtype, unless
+the caller asks otherwise. Routines call :func:`as_work` on the way in and
+:func:`to_caller` on the way out; no other module converts between numpy and torch.
+
+Inputs are never modified: numpy inputs are wrapped without a copy
+(``torch.from_numpy``), so every routine downstream must treat work tensors as
+read-only (no in-place operations on them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "ArrayKind",
+    "as_work",
+    "resolve_dtype",
+    "to_caller",
+    "unit_roundoff",
+]
+
+#: Floating dtypes polarlab computes in, by name.
+FLOAT_DTYPES: dict[str, torch.dtype] = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+# Unit round-off u = eps/2 per dtype (REFERENCE section 1).
+_UNIT_ROUNDOFF = {
+    torch.float64: 2.0**-53,
+    torch.float32: 2.0**-24,
+    torch.float16: 2.0**-11,
+    torch.bfloat16: 2.0**-8,
+}
+
+
+def unit_roundoff(dtype: torch.dtype | str) -> float:
+    """Unit round-off ``u`` of a floating dtype (half the machine epsilon).
+
+    >>> unit_roundoff("float64") == 2.0 ** -53
+    True
+    """
+    return _UNIT_ROUNDOFF[resolve_dtype(dtype)]
+
+
+def resolve_dtype(dtype: torch.dtype | np.dtype | str | None) -> torch.dtype | None:
+    """Map a dtype given as a name, a numpy dtype or a torch dtype to a torch dtype.
+
+    ``None`` passes through. Anything but the four real floating dtypes raises
+    ``ValueError`` naming the allowed ones.
+
+    >>> resolve_dtype("bfloat16")
+    torch.bfloat16
+    """
+    if dtype is None or isinstance(dtype, torch.dtype) and dtype in _UNIT_ROUNDOFF:
+        return dtype
+    name = dtype
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    elif not isinstance(dtype, str):
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = str(dtype)
+    if name in FLOAT_DTYPES:
+        return FLOAT_DTYPES[name]
+    raise ValueError(
+        f"unsupported dtype {dtype!r}; choose one of: {', '.join(FLOAT_DTYPES)}"
+    )
+
+
+@dataclass(frozen=True)
+class ArrayKind:
+    """What the caller handed in, so results can be given back in the same form."""
+
+    is_numpy: bool
+    dtype: torch.dtype
+    device: torch.device
+
+
+def as_work(
+    A,
+    *,
+    name: str = "A",
+    min_ndim: int = 2,
+    check_finite: bool = True,
+) -> tuple[torch.Tensor, ArrayKind]:
+    """Validate ``A`` and return ``(tensor, kind)`` without copying or mutating it.
+
+    Parameters
+    ----------
+    A : numpy.ndarray or torch.Tensor, shape (..., m, n)
+        Real floating input (float16, bfloat16, float32 or float64).
+    name : str
+        How error messages refer to the argument.
+    min_ndim : int
+        Fewest dimensions accepted (2 for matrices).
+    check_finite : bool
+        Raise ``ValueError`` if any entry is NaN or infinite. This reads the data
+        (a host synchronisation on CUDA); hot paths such as optimizer steps pass
+        ``False`` and guard finiteness themselves.
+
+    Raises
+    ------
+    TypeError
+        ``A`` is neither a numpy array nor a torch tensor.
+    ValueError
+        Complex, integer or boolean dtype; fewer than ``min_ndim`` dimensions;
+        non-finite entries (when ``check_finite``).
+    """
+    if isinstance(A, np.ndarray):
+        if A.dtype.kind == "c":
+            raise ValueError(f"{name} is complex ({A.dtype}); polarlab handles real matrices only")
+        if A.dtype.kind != "f":
+            raise ValueError(
+                f"{name} has dtype {A.dtype}; expected a real floating dtype "
+                f"({', '.join(FLOAT_DTYPES)})"
+            )
+        try:
+            work = torch.from_numpy(A)
+        except ValueError:  # negative strides or unaligned memory: copy once
+            work = torch.from_numpy(np.ascontiguousarray(A))
+        kind = ArrayKind(True, work.dtype, work.device)
+    elif isinstance(A, torch.Tensor):
+        if A.is_complex():
+            raise ValueError(f"{name} is complex ({A.dtype}); polarlab handles real matrices only")
+        if A.dtype not in _UNIT_ROUNDOFF:
+            raise ValueError(
+                f"{name} has dtype {A.dtype}; expected a real floating dtype "
+                f"({', '.join(FLOAT_DTYPES)})"
+            )
+        work = A.detach()
+        kind = ArrayKind(False, A.dtype, A.device)
+    else:
+        raise TypeError(f"{name} must be a numpy array or a torch tensor, not {type(A).__name__}")
+    if work.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions (..., m, n); got shape "
+            f"{tuple(work.shape)}"
+        )
+    if check_finite and work.numel() and not bool(torch.isfinite(work).all()):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return work, kind
+
+
+def to_caller(X: torch.Tensor, kind: ArrayKind, dtype=None):
+    """Return ``X`` as the caller's kind of array, on the caller's device.
+
+    ``dtype`` (optional) overrides the caller's dtype for the result.
+    """
+    target = resolve_dtype(dtype) or kind.dtype
+    X = X.to(device=kind.device, dtype=target)
+    if kind.is_numpy:
+        return X.detach().cpu().numpy()
+    return X
