@@ -18,7 +18,7 @@ from polarlab.polar import registry
 from polarlab.polar.registry import PolarMethod, names, register
 
 # Built-in methods register themselves on import.
-from polarlab.polar import exact  # noqa: F401  (registers "svd")
+from polarlab.polar import classical, exact, gram, polynomial  # noqa: F401
 
 __all__ = ["PolarMethod", "names", "polar", "polar_iterates", "register"]
 

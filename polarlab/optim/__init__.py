@@ -1,0 +1,3 @@
+"""Optimizers built from polarlab primitives (being written)."""
+
+__all__: list[str] = []
