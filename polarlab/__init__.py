@@ -15,7 +15,7 @@ from polarlab.polar.classical import *  # noqa: F403
 from polarlab.polar.exact import *  # noqa: F403
 from polarlab.polar.gram import *  # noqa: F403
 from polarlab.polar.polynomial import *  # noqa: F403
-from polarlab.schedules import Schedule
+from polarlab import schedules
 from polarlab.schedules import *  # noqa: F403
 
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["BEYOND_RULES", "Schedule", "get", "names", "register"]
+__all__ = ["BEYOND_RULES", "Schedule"]  # get, names, register: via polarlab.schedules
 
 #: What a schedule does when asked for more steps than it has rows.
 #: ``"repeat_last"``: repeat the last row; ``"cycle"``: start again from the first;

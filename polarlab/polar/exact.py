@@ -13,7 +13,7 @@ import torch
 from polarlab._arrays import unit_roundoff
 from polarlab.polar.registry import register
 
-__all__ = ["default_rank_tol", "polar_svd"]
+__all__: list[str] = []  # reached through polarlab.polar(method="svd")
 
 
 def default_rank_tol(m: int, n: int) -> float:
