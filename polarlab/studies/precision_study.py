@@ -1,0 +1,527 @@
+"""Precision study: every metric of :mod:`polarlab.metrics` per iterate, beside the scalar oracle.
+
+For each *case* (polar method, coefficient schedule, compute dtype, matrix family,
+shape) the study draws one seeded float64 matrix ``A`` from
+:func:`polarlab.matrices.random_matrix`, runs the method once with
+:func:`polarlab.polar.polar_iterates` and records, for every iterate ``X_k``:
+
+* the precision metrics of :mod:`polarlab.metrics` against the float64 SVD polar
+  factor ``Q = polar(A)`` (computed once per matrix);
+* the exact-arithmetic scalar prediction (REFERENCE: Amsel et al., arXiv
+  2505.16932, and the scalar picture of the polar factor): an odd polynomial acts
+  on singular values only, so ``sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps))``
+  with ``f_k`` the composition of the schedule's rows. ``scalar_spectral_error``
+  is ``max_i |1 - f_k(x_i)|`` over this matrix's nonzero singular values (what
+  ``spectral_error`` would be without rounding) and ``scalar_worst_case`` is the
+  worst case over the whole interval ``[sigma_r / ||A||_F, 1]``;
+* the input-cast floor ``||polar(fl(A)) - polar(A)||_F / sqrt(r)``: no method
+  computing in that dtype can be expected to beat it (Higham-style perturbation
+  bound; fp16's floor is about 8x smaller than bf16's).
+
+One row per case x iterate; the columns are :data:`PRECISION_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from polarlab import matrices, metrics, schedules
+from polarlab._arrays import resolve_dtype
+from polarlab.polar import polar, polar_iterates, registry
+from polarlab.polar.exact import default_rank_tol
+from polarlab.studies._io import TidyWriter, progress, pyplot, write_json
+
+__all__ = [
+    "PRECISION_COLUMNS",
+    "plot_precision",
+    "precision",
+    "precision_cases",
+    "precision_summary",
+    "run_case",
+]
+
+#: Columns of the precision table, one row per case x iterate.
+PRECISION_COLUMNS: tuple[str, ...] = (
+    "case_id",  # method/schedule/dtype/family/m x n/seed: the resume key
+    "method",
+    "schedule",  # empty for methods without a coefficient schedule
+    "dtype",  # compute dtype of the method
+    "family",
+    "m",
+    "n",
+    "seed",
+    "device",
+    "iteration",  # k = 1..steps
+    "polar_error",  # ||X_k - Q||_F / sqrt(r)
+    "spectral_error",  # ||X_k - Q||_2
+    "sigma_min",  # singular value range of X_k over the top r
+    "sigma_max",
+    "singular_value_deviation",  # max_i |sigma_i(X_k) - 1|
+    "bound_violation",  # max(sigma_max(X_k) - 1, 0)
+    "orthogonality_defect",  # ||X^T X - I||_F / sqrt(n), short side
+    "dual_gap",  # 1 - <A, X_k> / ||A||_*
+    "alignment",  # <A, X_k> / (||A||_* ||X_k||_2)
+    "distance_to_polar",  # ||X_k - polar(A)||_F / sqrt(n)
+    "row_norm_ratio",  # max / min row norm
+    "row_norm_cv",
+    "row_norm_deviation",  # max_i | ||X_i||^2 / (n/m) - 1 |
+    "input_condition_number",  # sigma_1 / sigma_r of A
+    "input_leverage_min",  # range of the leverage scores of A
+    "input_leverage_max",
+    "input_cast_floor",  # ||polar(fl(A)) - polar(A)||_F / sqrt(r), fl = cast to dtype
+    "scalar_spectral_error",  # exact-arithmetic max_i |1 - f_k(x_i)| for this A
+    "scalar_sigma_min",  # exact-arithmetic range of f_k(x_i)
+    "scalar_sigma_max",
+    "scalar_worst_case",  # max over [sigma_r/||A||_F, 1] of |1 - f_k(x / c)|
+)
+
+#: Defaults: small enough for the report's time budget on two CPU cores.
+DEFAULT_METHODS = ("newton_schulz",)
+DEFAULT_SCHEDULES = ("polar_express", "simple_quintic", "jordan")
+DEFAULT_DTYPES = ("float32", "bfloat16")
+DEFAULT_FAMILIES = ("gaussian", "logspaced", "low_rank_noise")
+DEFAULT_SHAPES = ((64, 256),)
+
+
+def _option_default(spec: registry.PolarMethod, option: str):
+    parameter = inspect.signature(spec.solve).parameters.get(option)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
+def _check_shape(shape) -> tuple[int, int]:
+    try:
+        m, n = (int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"shape must be a pair (m, n) of positive integers, got {shape!r}"
+        ) from None
+    if m < 2 or n < 2:
+        raise ValueError(f"impossible shape {m}x{n}: both dimensions must be at least 2")
+    return m, n
+
+
+def precision_cases(
+    *,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    schedules_: Sequence[str] = DEFAULT_SCHEDULES,
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    families: Sequence[str] = DEFAULT_FAMILIES,
+    shapes: Sequence[tuple[int, int]] = DEFAULT_SHAPES,
+    steps: int = 8,
+    seed: int = 0,
+) -> list[dict]:
+    """Validate the sweep and expand it into cases, before any work is done.
+
+    Rules (each case is one matrix and one run): methods whose ``solve`` takes a
+    ``schedule`` option are crossed with ``schedules_``, the others run with their
+    own default; methods taking a ``dtype`` option are crossed with ``dtypes``,
+    the others compute in float64 and run once, labelled ``float64``. A
+    fixed-length schedule (``beyond="error"``) runs at most its own length.
+
+    Returns
+    -------
+    list of dict
+        Keys ``case_id, method, schedule, dtype, family, m, n, seed, steps``.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, schedule, dtype or family; a method without iterates;
+        an impossible shape; ``steps < 1``. The message lists what is allowed.
+
+    Examples
+    --------
+    >>> cases = precision_cases(methods=["newton_schulz", "qdwh"], schedules_=["jordan"],
+    ...                         dtypes=["float32", "bfloat16"], families=["gaussian"],
+    ...                         shapes=[(8, 4)], steps=3)
+    >>> [c["case_id"] for c in cases]  # doctest: +NORMALIZE_WHITESPACE
+    ['newton_schulz/jordan/float32/gaussian/8x4/seed0',
+     'newton_schulz/jordan/bfloat16/gaussian/8x4/seed0',
+     'qdwh/-/float64/gaussian/8x4/seed0']
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    known_families = matrices.families()
+    for family in families:
+        if family not in known_families:
+            raise ValueError(
+                f"unknown matrix family {family!r}; choose one of: {', '.join(known_families)}"
+            )
+    checked_dtypes = [str(resolve_dtype(d)).removeprefix("torch.") for d in dtypes]
+    checked_shapes = [_check_shape(s) for s in shapes]
+    cases = []
+    for method in methods:
+        spec = registry.get(method)  # ValueError listing the method names
+        if spec.iterates is None:
+            iterative = [n for n in registry.names() if registry.get(n).iterates is not None]
+            raise ValueError(
+                f"method {method!r} has no iterates; choose one of: {', '.join(iterative)}"
+            )
+        if "schedule" in spec.options:
+            method_schedules = [schedules.get(s).name for s in schedules_]
+        else:
+            method_schedules = [None]
+        method_dtypes = checked_dtypes if "dtype" in spec.options else ["float64"]
+        for schedule, dtype, family, (m, n) in itertools.product(
+            method_schedules, method_dtypes, families, checked_shapes
+        ):
+            case_steps = steps
+            if schedule is not None:
+                table = schedules.get(schedule)
+                if table.beyond == "error":
+                    case_steps = min(steps, len(table))
+            case_id = f"{method}/{schedule or '-'}/{dtype}/{family}/{m}x{n}/seed{seed}"
+            cases.append(
+                dict(
+                    case_id=case_id,
+                    method=method,
+                    schedule=schedule,
+                    dtype=dtype,
+                    family=family,
+                    m=m,
+                    n=n,
+                    seed=seed,
+                    steps=case_steps,
+                )
+            )
+    return cases
+
+
+def _schedule_of(method: str, schedule: str | None, A: torch.Tensor) -> schedules.Schedule | None:
+    """The coefficient table a run uses, for the scalar oracle (None if not polynomial)."""
+    if schedule is not None:
+        return schedules.get(schedule)
+    spec = registry.get(method)
+    default = _option_default(spec, "schedule")
+    if default is not None:
+        return schedules.get(default)
+    if "steps" not in spec.options:
+        return None
+    # Shortcut methods (e.g. "polar_express") name their table in info.
+    _, info = polar(A, method=method, return_info=True, steps=1)
+    name = info.get("schedule")
+    return schedules.get(name) if isinstance(name, str) else None
+
+
+class _Matrix:
+    """One seeded input with everything computed once: reference, spectrum, input metrics."""
+
+    def __init__(self, family: str, m: int, n: int, seed: int, device: str):
+        self.A = matrices.random_matrix(family, m, n, seed=seed, dtype="float64", device=device)
+        self.Q = polar(self.A, method="svd")
+        s = torch.linalg.svdvals(self.A).double().cpu()
+        keep = s > default_rank_tol(m, n) * s[0]
+        self.sigma = s[keep].numpy()
+        self.frobenius = float(torch.linalg.matrix_norm(self.A.double()).cpu())
+        self.condition_number = float(metrics.condition_number(self.A))
+        leverage = torch.as_tensor(metrics.leverage_scores(self.A))
+        self.leverage = (float(leverage.min()), float(leverage.max()))
+        self._floors: dict[str, float] = {}
+
+    def cast_floor(self, dtype: str) -> float:
+        if dtype not in self._floors:
+            self._floors[dtype] = float(metrics.input_cast_floor(self.A, dtype))
+        return self._floors[dtype]
+
+
+def _iterate_metrics(X: torch.Tensor, A: torch.Tensor, Q: torch.Tensor) -> dict:
+    sigma_min, sigma_max = metrics.singular_value_range(X)
+    return dict(
+        polar_error=float(metrics.polar_error(X, A, reference=Q)),
+        spectral_error=float(metrics.spectral_error(X, A, reference=Q)),
+        sigma_min=float(sigma_min),
+        sigma_max=float(sigma_max),
+        singular_value_deviation=float(metrics.singular_value_deviation(X)),
+        bound_violation=float(metrics.bound_violation(X)),
+        orthogonality_defect=float(metrics.orthogonality_defect(X)),
+        dual_gap=float(metrics.dual_gap(A, X)),
+        alignment=float(metrics.alignment(A, X)),
+        distance_to_polar=float(metrics.distance_to_polar(X, A, reference=Q)),
+        row_norm_ratio=float(metrics.row_norm_ratio(X)),
+        row_norm_cv=float(metrics.row_norm_cv(X)),
+        row_norm_deviation=float(metrics.row_norm_deviation(X)),
+    )
+
+
+def _scalar_columns(table: schedules.Schedule | None, M: _Matrix, k: int) -> dict:
+    nan = math.nan
+    if table is None:
+        return dict(
+            scalar_spectral_error=nan,
+            scalar_sigma_min=nan,
+            scalar_sigma_max=nan,
+            scalar_worst_case=nan,
+        )
+    # sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps)) in exact arithmetic.
+    image = table.apply_scalar(table.normalize_scalar(M.sigma, M.frobenius), k)
+    lower = float(M.sigma.min()) / M.frobenius
+    worst = table.worst_case_error(lower, k) if lower < 1.0 else nan
+    return dict(
+        scalar_spectral_error=float(abs(1.0 - image).max()),
+        scalar_sigma_min=float(image.min()),
+        scalar_sigma_max=float(image.max()),
+        scalar_worst_case=float(worst),
+    )
+
+
+def run_case(case: dict, *, device: str = "cpu", cache: dict | None = None) -> list[dict]:
+    """Rows (one per iterate) of one case from :func:`precision_cases`.
+
+    ``cache`` (a dict) shares the matrix, its reference polar factor and its input
+    metrics between cases on the same ``(family, m, n, seed, device)``.
+
+    Examples
+    --------
+    >>> case = precision_cases(schedules_=["jordan"], dtypes=["float64"],
+    ...                        families=["gaussian"], shapes=[(8, 4)], steps=2)[0]
+    >>> [row["iteration"] for row in run_case(case)]
+    [1, 2]
+    """
+    cache = {} if cache is None else cache
+    key = (case["family"], case["m"], case["n"], case["seed"], device)
+    if key not in cache:
+        cache[key] = _Matrix(case["family"], case["m"], case["n"], case["seed"], device)
+    M = cache[key]
+    spec = registry.get(case["method"])
+    options = {}
+    if case["schedule"] is not None:
+        options["schedule"] = case["schedule"]
+    if "dtype" in spec.options:
+        options["dtype"] = case["dtype"]
+    table = _schedule_of(case["method"], case["schedule"], M.A)
+    floor = M.cast_floor(case["dtype"])
+    rows = []
+    iterates = polar_iterates(M.A, case["method"], case["steps"], **options)
+    for k, X in enumerate(iterates, start=1):
+        row = {c: case[c] for c in ("case_id", "method", "schedule", "dtype", "family", "m", "n")}
+        row.update(seed=case["seed"], device=device, iteration=k)
+        row.update(_iterate_metrics(X, M.A, M.Q))
+        row.update(
+            input_condition_number=M.condition_number,
+            input_leverage_min=M.leverage[0],
+            input_leverage_max=M.leverage[1],
+            input_cast_floor=floor,
+        )
+        row.update(_scalar_columns(table, M, k))
+        rows.append(row)
+    return rows
+
+
+def precision(
+    *,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    schedules: Sequence[str] = DEFAULT_SCHEDULES,
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    families: Sequence[str] = DEFAULT_FAMILIES,
+    shapes: Sequence[tuple[int, int]] = DEFAULT_SHAPES,
+    steps: int = 8,
+    seed: int = 0,
+    device: str = "cpu",
+    out: str | Path | None = None,
+    resume: bool = False,
+    show_progress: bool = False,
+) -> list[dict]:
+    r"""Precision of polar iterations per iterate, beside the scalar bound and the cast floor.
+
+    Every case (method x schedule x dtype x family x shape, see
+    :func:`precision_cases`) is one seeded matrix ``A`` (shape ``(m, n)``, float64)
+    and one run of :func:`polarlab.polar.polar_iterates`; each iterate ``X_k``
+    (``k = 1..steps``) gets every metric of :mod:`polarlab.metrics` against the
+    float64 SVD polar factor, next to the exact-arithmetic prediction
+    ``sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps))`` (Amsel et al., arXiv
+    2505.16932) and the input-cast floor of the compute dtype.
+
+    Parameters
+    ----------
+    methods, schedules, dtypes, families : sequences of names
+        Registered polar methods, coefficient schedules, compute dtypes and matrix
+        families. Unknown names raise ``ValueError`` before any work.
+    shapes : sequence of (m, n)
+        Matrix shapes (tall, wide or square; each dimension >= 2).
+    steps : int
+        Iterates per run (fixed-length schedules stop at their length).
+    seed : int
+        Seed of every matrix (one matrix per family and shape, shared by all
+        methods and dtypes, so they are compared on the same input).
+    device : str
+        Torch device the methods run on (metrics are float64).
+    out : path, optional
+        Directory: rows are appended to ``precision.csv`` one finished case at a
+        time (an interrupted run keeps them) and ``precision.json`` is written at
+        the end.
+    resume : bool
+        With ``out``: keep the cases already in ``precision.csv`` and skip them.
+    show_progress : bool
+        Progress bar on stderr.
+
+    Returns
+    -------
+    list of dict
+        One record per case x iterate with the keys :data:`PRECISION_COLUMNS`
+        (including the rows of cases skipped by ``resume``).
+
+    Examples
+    --------
+    >>> rows = precision(methods=["svd"], families=["gaussian"], shapes=[(8, 4)], steps=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: method 'svd' has no iterates; choose one of: ...
+    >>> rows = precision(schedules=["polar_express"], dtypes=["float64"],
+    ...                  families=["gaussian"], shapes=[(16, 8)], steps=8)
+    >>> last = rows[-1]
+    >>> bool(abs(last["spectral_error"] - last["scalar_spectral_error"]) < 1e-10)
+    True
+    """
+    cases = precision_cases(
+        methods=methods,
+        schedules_=schedules,
+        dtypes=dtypes,
+        families=families,
+        shapes=shapes,
+        steps=steps,
+        seed=seed,
+    )
+    writer = (
+        TidyWriter(Path(out) / "precision.csv", PRECISION_COLUMNS, resume=resume) if out else None
+    )
+    done = writer.done_cases() if writer else set()
+    rows = list(writer.rows) if writer else []
+    todo = [c for c in cases if c["case_id"] not in done]
+    cache: dict = {}
+    started = time.perf_counter()
+    complete = False
+    try:
+        for case in progress(todo, total=len(todo), desc="precision", enabled=show_progress):
+            case_rows = run_case(case, device=device, cache=cache)
+            if writer:
+                writer.write_case(case_rows)
+            rows.extend(case_rows)
+        complete = True
+    finally:  # also on Ctrl-C: the JSON mirrors the finished cases in the CSV
+        if out:
+            write_json(
+                Path(out) / "precision.json",
+                rows,
+                study="precision",
+                columns=list(PRECISION_COLUMNS),
+                complete=complete,
+                seconds=round(time.perf_counter() - started, 3),
+            )
+    return rows
+
+
+def precision_summary(rows: Sequence[dict]) -> list[dict]:
+    """The last iterate of every case, as plain records (for the printed table).
+
+    Examples
+    --------
+    >>> rows = precision(schedules=["jordan"], dtypes=["float64"], families=["gaussian"],
+    ...                  shapes=[(8, 4)], steps=3)
+    >>> [(r["schedule"], r["iteration"]) for r in precision_summary(rows)]
+    [('jordan', 3)]
+    """
+    last: dict[str, dict] = {}
+    for row in rows:
+        if row["case_id"] not in last or row["iteration"] > last[row["case_id"]]["iteration"]:
+            last[row["case_id"]] = row
+    keys = (
+        "method",
+        "schedule",
+        "dtype",
+        "family",
+        "m",
+        "n",
+        "iteration",
+        "polar_error",
+        "spectral_error",
+        "scalar_spectral_error",
+        "sigma_min",
+        "sigma_max",
+        "input_cast_floor",
+    )
+    return [{k: r[k] for k in keys} for r in last.values()]
+
+
+def _label(row: dict) -> str:
+    return f"{row['method']}:{row['schedule']}" if row["schedule"] else row["method"]
+
+
+def plot_precision(rows: Sequence[dict], out: str | Path) -> list[Path]:
+    """Write ``precision_error.png`` and ``precision_sigma.png`` into ``out``.
+
+    Error figure: ``spectral_error`` (solid, dashed for half precision) and its
+    exact-arithmetic value ``scalar_spectral_error`` (dotted) against the
+    iteration, log scale, one panel per family; grey lines mark the input-cast
+    floors.
+    Singular-value figure: the band ``[sigma_min, sigma_max]`` of each iterate,
+    one panel per family. Needs matplotlib (the ``studies`` extra).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rows = precision(schedules=["jordan"], dtypes=["float64"], families=["gaussian"],
+    ...                  shapes=[(8, 4)], steps=2)
+    >>> [p.name for p in plot_precision(rows, tempfile.mkdtemp())]
+    ['precision_error.png', 'precision_sigma.png']
+    """
+    plt = pyplot()
+    out = Path(out)
+    families = sorted({r["family"] for r in rows})
+    series: dict[tuple, list[dict]] = {}
+    for r in rows:
+        series.setdefault((r["family"], _label(r), r["dtype"], r["m"], r["n"]), []).append(r)
+    colors = {}
+    paths = []
+    for kind in ("error", "sigma"):
+        fig, axes = plt.subplots(
+            1, len(families), figsize=(4.2 * len(families), 3.8), squeeze=False, sharey=True
+        )
+        for ax, family in zip(axes[0], families):
+            for (fam, label, dtype, _, _), rs in sorted(series.items()):
+                if fam != family:
+                    continue
+                rs = sorted(rs, key=lambda r: r["iteration"])
+                k = [r["iteration"] for r in rs]
+                color = colors.setdefault(label, f"C{len(colors) % 10}")
+                style = {"float64": "-", "float32": "-", "float16": "--", "bfloat16": "--"}[dtype]
+                name = f"{label} {dtype}"
+                if kind == "error":
+                    # Spectral error beside its exact-arithmetic value: same norm, so the
+                    # gap between solid and dotted is rounding (floored by the input cast).
+                    err = [max(r["spectral_error"], 1e-17) for r in rs]
+                    ax.plot(k, err, style, color=color, label=name)
+                    bound = [max(r["scalar_spectral_error"], 1e-17) for r in rs]
+                    ax.plot(k, bound, ":", color=color, alpha=0.6)
+                    ax.axhline(rs[0]["input_cast_floor"], color="0.6", lw=0.5, ls="--")
+                    ax.set_yscale("log")
+                else:
+                    lo = [r["sigma_min"] for r in rs]
+                    hi = [r["sigma_max"] for r in rs]
+                    ax.plot(k, hi, style, color=color, label=name)
+                    ax.plot(k, lo, style, color=color)
+                    ax.fill_between(k, lo, hi, color=color, alpha=0.08)
+                    ax.axhline(1.0, color="k", lw=0.5)
+            shapes = sorted({f"{m}x{n}" for (fam, _, _, m, n) in series if fam == family})
+            ax.set_title(f"{family} ({', '.join(shapes)})")
+            ax.set_xlabel("iteration k")
+        axes[0][0].set_ylabel(
+            "spectral error ||X_k - Q||_2\n(dotted: exact arithmetic; grey: input-cast floor)"
+            if kind == "error"
+            else "singular values of X_k (top r)"
+        )
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"precision_{kind}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -1,0 +1,202 @@
+"""The ``polarlab`` command: each subcommand at a tiny size, files and columns, bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import polarlab
+import polarlab.studies.precision_study as precision_module
+from polarlab import metrics
+from polarlab.cli import main
+from polarlab.studies import AURORA_COLUMNS, PRECISION_COLUMNS
+from polarlab.studies._io import read_csv
+
+TINY_PRECISION = [
+    "--methods",
+    "newton_schulz",
+    "--schedules",
+    "polar_express",
+    "--dtype",
+    "float64",
+    "--families",
+    "gaussian",
+    "--shapes",
+    "12x6",
+    "--steps",
+    "3",
+    "--no-progress",
+]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_help_works_without_matplotlib():
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; sys.modules['tqdm'] = None\n"
+        "from polarlab.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    sys.exit(e.code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "precision" in result.stdout and "aurora" in result.stdout and "report" in result.stdout
+
+
+def test_precision_subcommand(tmp_path, capsys):
+    assert main(["precision", "--out", str(tmp_path), *TINY_PRECISION]) == 0
+    for name in ("precision.csv", "precision.json", "precision_error.png", "precision_sigma.png"):
+        assert (tmp_path / name).exists(), name
+    rows = read_csv(tmp_path / "precision.csv")
+    assert list(rows[0]) == list(PRECISION_COLUMNS)
+    assert len(rows) == 3
+    data = json.loads((tmp_path / "precision.json").read_text())
+    assert data["meta"]["columns"] == list(PRECISION_COLUMNS) and len(data["rows"]) == 3
+    # A row of the CSV equals a direct metric call on a fresh run.
+    A = polarlab.random_matrix("gaussian", 12, 6, seed=0)
+    X = polarlab.polar(
+        A, method="newton_schulz", schedule="polar_express", steps=2, dtype="float64"
+    )
+    assert rows[1]["polar_error"] == pytest.approx(metrics.polar_error(X, A), rel=1e-12)
+    printed = capsys.readouterr().out
+    assert "polar_express" in printed and "scalar_spectral_error" in printed
+
+
+def test_aurora_subcommand(tmp_path, capsys):
+    args = ["aurora", "--out", str(tmp_path), "--claims", "C-10,R-1", "--no-plots", "--no-progress"]
+    assert main(args) == 0
+    for name in ("aurora_claims.csv", "aurora_claims.json", "aurora_claims.md"):
+        assert (tmp_path / name).exists(), name
+    rows = read_csv(tmp_path / "aurora_claims.csv")
+    assert list(rows[0]) == list(AURORA_COLUMNS)
+    assert [r["verdict"] for r in rows] == ["holds", "holds"]
+    assert "C-10" in capsys.readouterr().out
+
+
+def test_report_subcommand_with_toml_config_and_readme_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        '[precision]\nschedules = ["polar_express"]\ndtype = ["float64"]\n'
+        'families = ["gaussian"]\nshapes = ["12x6"]\nsteps = 2\n'
+        '[aurora]\nclaims = ["C-10"]\n'
+    )
+    out = tmp_path / "report"
+    figure = tmp_path / "docs" / "images" / "precision_error.png"
+    args = [
+        "report",
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--no-progress",
+        "--readme-figure",
+        str(figure),
+    ]
+    assert main(args) == 0
+    for name in (
+        "report.md",
+        "report.html",
+        "precision.csv",
+        "aurora_claims.json",
+        "figures/precision_error.png",
+        "figures/aurora_tradeoff.png",
+    ):
+        assert (out / name).exists(), name
+    assert figure.read_bytes() == (out / "figures" / "precision_error.png").read_bytes()
+    assert len(read_csv(out / "precision.csv")) == 2  # the config's 2 steps, 1 case
+    text = (out / "report.md").read_text()
+    assert "figures/precision_error.png" in text and "| C-10 |" in text
+    assert len(read_csv(out / "aurora_claims.csv")) == 1  # the config's one claim
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["precision", "--methods", "nope"], "unknown method 'nope'; choose one of"),
+        (["precision", "--families", "nope"], "unknown matrix family 'nope'"),
+        (["precision", "--shapes", "0x5"], "impossible shape 0x5"),
+        (["precision", "--shapes", "abc"], "bad shape 'abc'"),
+        (["precision", "--dtype", "int8"], "unsupported dtype 'int8'"),
+        (["aurora", "--method", "nope"], "unknown method 'nope'"),
+        (["aurora", "--claims", "C-99"], "unknown claim"),
+    ],
+)
+def test_bad_input_one_line_error(tmp_path, capsys, args, message):
+    code = main([*args, "--out", str(tmp_path), "--no-progress", "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    # A directory cannot be created below a regular file (this holds even for root).
+    assert main(["precision", "--out", str(blocker / "sub"), *TINY_PRECISION]) == 2
+    assert "cannot write to --out" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_the_machine_lacks(tmp_path, capsys):
+    assert main(["precision", "--out", str(tmp_path), "--device", "cuda", *TINY_PRECISION]) == 2
+    assert "device 'cuda' is not available here; available: cpu" in capsys.readouterr().err
+
+
+def test_bad_config(tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"precision": {"stepz": 3}}))
+    assert main(["precision", "--out", str(tmp_path), "--config", str(config)]) == 2
+    assert "unknown option(s) stepz in --config" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(ValueError, match="unknown method"):
+        main(["--debug", "precision", "--out", str(tmp_path), "--methods", "nope"])
+    with pytest.raises(ValueError, match="unknown method"):
+        main(["precision", "--debug", "--out", str(tmp_path), "--methods", "nope"])
+
+
+def test_interrupt_keeps_finished_cases_and_resume_skips_them(tmp_path, capsys, monkeypatch):
+    real = precision_module.run_case
+    calls = []
+
+    def interrupted(case, **kw):
+        calls.append(case["case_id"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(case, **kw)
+
+    monkeypatch.setattr(precision_module, "run_case", interrupted)
+    args = [
+        "precision",
+        "--out",
+        str(tmp_path),
+        *TINY_PRECISION,
+        "--schedules",
+        "polar_express,jordan",
+        "--no-plots",
+    ]
+    assert main(args) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert len(read_csv(tmp_path / "precision.csv")) == 3  # the first case, complete
+    monkeypatch.setattr(precision_module, "run_case", real)
+    calls.clear()
+    assert main([*args, "--resume"]) == 0
+    rows = read_csv(tmp_path / "precision.csv")
+    assert len(rows) == 6 and {r["schedule"] for r in rows} == {"polar_express", "jordan"}
+
+
+def test_module_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "polarlab", "aurora", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--claims" in result.stdout
