@@ -1,3 +1,444 @@
-"""(being written)"""
+r"""The one Newton-Schulz engine: odd-polynomial polar iterations driven by a schedule.
 
-__all__: list[str] = []
+Every polynomial method in polarlab runs here; a method differs from another only
+by its :class:`~polarlab.schedules.Schedule` (the coefficient rows, the input
+factor and epsilon, the rule past the table's end). On a tall work tensor
+``X`` (``m >= n``) one step with row ``(a, b, c)`` is
+
+.. math::
+
+    A = X^T X \quad (n \times n,\ \text{the short side}), \qquad
+    X \leftarrow a X + X (b A + c A^2),
+
+the scalar map ``x -> a x + b x^3 + c x^5`` on every singular value, with the
+singular vectors untouched (Amsel, Persson, Musco, Gower, "The Polar Express",
+arXiv 2505.16932, sec. 2). A quintic step costs 3 matrix products
+(``4 n^2 m + 2 n^3`` flops), a cubic step (``c = 0``) 2 products (``4 n^2 m``).
+
+Normalisation puts the spectrum inside the schedule's design interval: the
+schedule assumes ``X_0 = G / (c ||G||_F + eps)`` with ``c`` its input factor
+(1.01 in the Polar Express paper's code, 1.02 in modded-nanogpt and
+microsoft/dion, 1.0 in Keller Jordan's Muon).
+
+The iteration has no host synchronisation and no data-dependent Python
+branching (the rows and the restart set are Python data), so it can run inside a
+``torch.compile``'d optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+
+from polarlab import schedules
+from polarlab._arrays import as_work, resolve_dtype, to_caller
+from polarlab.polar.registry import register
+
+__all__ = ["NORMALIZATIONS", "newton_schulz"]
+
+#: Spectral-norm estimates ``s >= ||G||_2`` the input may be divided by.
+#: ``"frobenius"``: ``s = ||G||_F`` (the schedules' own convention);
+#: ``"schatten8"``: ``s = ||(G^T G)^2||_F^{1/4}`` (reuses ``A^2`` of step 1);
+#: ``"one_inf"``: ``s = sqrt(||G||_1 ||G||_inf)``.
+NORMALIZATIONS = ("frobenius", "schatten8", "one_inf")
+
+#: The compute dtype when none is given: one rule on every device. Callers that
+#: want half precision (the optimizer layer on CUDA) ask for it explicitly.
+DEFAULT_DTYPE = torch.float32
+
+# (device type, dtype) pairs whose matrix products torch does not provide.
+_UNSUPPORTED = {("mps", torch.float64)}
+
+
+def compute_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
+    """Resolve the compute dtype (default float32) and check the device supports it.
+
+    Parameters
+    ----------
+    dtype : str, torch.dtype or None
+        ``"float64"``, ``"float32"``, ``"float16"``, ``"bfloat16"`` or the torch
+        dtype; ``None`` means :data:`DEFAULT_DTYPE` (float32) on every device.
+    device : torch.device
+        Where the iteration runs.
+
+    Raises
+    ------
+    ValueError
+        An unknown dtype, or one the device cannot multiply in (e.g. float64 on
+        Apple ``mps``).
+
+    Examples
+    --------
+    >>> compute_dtype(None, torch.device("cpu"))
+    torch.float32
+    >>> compute_dtype("bfloat16", torch.device("cpu"))
+    torch.bfloat16
+    """
+    resolved = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
+    if (torch.device(device).type, resolved) in _UNSUPPORTED:
+        supported = [
+            name
+            for name, dt in (
+                ("float64", torch.float64),
+                ("float32", torch.float32),
+                ("float16", torch.float16),
+                ("bfloat16", torch.bfloat16),
+            )
+            if (torch.device(device).type, dt) not in _UNSUPPORTED
+        ]
+        raise ValueError(
+            f"dtype {resolved} is not supported on device {torch.device(device).type!r}; "
+            f"choose one of: {', '.join(supported)}"
+        )
+    return resolved
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16 -> "bfloat16"`` (for ``info`` dicts)."""
+    return str(dtype).removeprefix("torch.")
+
+
+class Normalized(NamedTuple):
+    """The normalised start of an iteration on a batch of tall matrices.
+
+    Attributes
+    ----------
+    X : torch.Tensor, shape (B, m, n)
+        ``X_0 = G / (c s + eps)`` in the compute dtype.
+    gram : torch.Tensor or None, shape (B, n, n)
+        ``X_0^T X_0`` when the normalisation already formed it, else ``None``.
+    gram_sq : torch.Tensor or None, shape (B, n, n)
+        ``(X_0^T X_0)^2`` likewise.
+    """
+
+    X: torch.Tensor
+    gram: torch.Tensor | None
+    gram_sq: torch.Tensor | None
+
+
+def normalize(
+    X: torch.Tensor,
+    schedule: schedules.Schedule,
+    normalization: str,
+    dtype: torch.dtype,
+) -> Normalized:
+    r"""Scale a batch of tall matrices into the schedule's design interval.
+
+    ``X_0 = X / (c\,s + \epsilon)`` per slice, with ``c`` and ``\epsilon`` the
+    schedule's input factor and epsilon and ``s >= ||X||_2`` the chosen bound
+    (see :data:`NORMALIZATIONS`). The scalars are computed in float32 (float64
+    when computing in float64) and ``X_0`` is then cast to ``dtype``, so half
+    precision never sees an unnormalised matrix.
+
+    What each bound does to the schedule's design: the schedules are designed
+    for ``x = sigma / ||G||_F`` in ``[l, 1]`` (``l = 1e-3`` for Polar Express).
+    Every ``s`` here is an upper bound on ``sigma_max``, so the upper end of the
+    design interval still holds; a tighter ``s`` only moves the small singular
+    values up (``sigma / s >= sigma / ||G||_F`` when ``s <= ||G||_F``), which can
+    only shorten the way to convergence.
+
+    - ``"frobenius"``: ``s = ||X||_F``, over-estimates ``sigma_max`` by up to
+      ``sqrt(rank)``.
+    - ``"schatten8"``: ``s = ||(X^T X)^2||_F^{1/4} = (sum sigma_i^8)^{1/8}``,
+      over-estimates by at most ``rank^{1/8}``; always ``<= ||X||_F``. It forms
+      ``A`` and ``A^2`` which the first step reuses (the optax and CANS trick,
+      arXiv 2506.10935), so it costs no extra product.
+    - ``"one_inf"``: ``s = sqrt(||X||_1 ||X||_inf)`` (Higham's bound, used to start
+      QDWH), over-estimates by at most ``(m n)^{1/4}``; tighter than Frobenius
+      for spiky or low-rank inputs, looser for Gaussian ones.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (B, m, n), m >= n
+        Work tensor (read only).
+    schedule : Schedule
+    normalization : {"frobenius", "schatten8", "one_inf"}
+    dtype : torch.dtype
+        Compute dtype of the result.
+
+    Returns
+    -------
+    Normalized
+    """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
+        )
+    scalar = torch.float64 if dtype == torch.float64 else torch.float32
+    G = X.to(scalar)
+    c, eps = schedule.input_factor, schedule.eps
+    if normalization == "frobenius":
+        s = torch.linalg.matrix_norm(G, "fro", keepdim=True)
+        return Normalized((G / (c * s + eps)).to(dtype), None, None)
+    if normalization == "one_inf":
+        # ||G||_2 <= sqrt(||G||_1 ||G||_inf) (Higham, Functions of Matrices, 2008, eq. 8.37)
+        s = torch.sqrt(
+            torch.linalg.matrix_norm(G, 1, keepdim=True)
+            * torch.linalg.matrix_norm(G, math.inf, keepdim=True)
+        )
+        return Normalized((G / (c * s + eps)).to(dtype), None, None)
+    # schatten8: first scale by ||G||_F so A and A^2 cannot overflow in half precision.
+    f = torch.linalg.matrix_norm(G, "fro", keepdim=True)
+    f = f.clamp_min(torch.finfo(scalar).tiny)  # a zero slice stays zero, without 0/0
+    Y = G / f
+    Yc = Y.to(dtype)
+    A = Yc.mT @ Yc
+    A2 = A @ A
+    # ||A^2||_F^{1/4} = (sum sigma_i^8)^{1/8} / ||G||_F >= ||G||_2 / ||G||_F
+    t = torch.linalg.matrix_norm(A2.to(scalar), "fro", keepdim=True) ** 0.25
+    d = c * t + eps / f  # (c s + eps) / ||G||_F
+    return Normalized(
+        (Y / d).to(dtype), (A.to(scalar) / d**2).to(dtype), (A2.to(scalar) / d**4).to(dtype)
+    )
+
+
+def polynomial_step(
+    X: torch.Tensor,
+    row: tuple[float, float, float],
+    gram: torch.Tensor | None = None,
+    gram_sq: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One odd-polynomial step ``X <- a X + X (b A + c A^2)`` on a batch ``(B, m, n)``.
+
+    ``gram``/``gram_sq`` are ``A = X^T X`` and ``A^2`` when already known (the
+    Schatten-8 normalisation forms them); otherwise they are computed here.
+    ``a X + X B`` is one fused ``baddbmm`` (the GEMM epilogue does the add).
+    """
+    a, b, c = row
+    A = torch.bmm(X.mT, X) if gram is None else gram
+    if c == 0.0:  # cubic: X (a I + b A), 2 products in all
+        return torch.baddbmm(X, X, A, beta=a, alpha=b)
+    if gram_sq is None:
+        B = torch.baddbmm(A, A, A, beta=b, alpha=c)  # b A + c A^2
+    else:
+        B = torch.add(gram_sq * c, A, alpha=b)
+    return torch.baddbmm(X, X, B, beta=a)
+
+
+def batch_view(X: torch.Tensor) -> torch.Tensor:
+    """``(..., m, n) -> (B, m, n)``, a view whenever the layout allows."""
+    return X.reshape(math.prod(X.shape[:-2]), *X.shape[-2:])
+
+
+def tall_run(
+    X: torch.Tensor,
+    schedule: str | schedules.Schedule,
+    steps: int | None,
+    dtype: torch.dtype | str | None,
+    normalization: str,
+) -> Iterator[torch.Tensor]:
+    """Yield ``X_0, X_1, ..., X_k`` of one run on tall ``X`` (..., m, n), m >= n.
+
+    Generators run lazily, so callers validate the arguments first (see
+    :func:`iterates_newton_schulz`).
+    """
+    sched = schedules.get(schedule)
+    rows = sched.rows(steps)
+    Xk, A, A2 = normalize(batch_view(X), sched, normalization, compute_dtype(dtype, X.device))
+    yield Xk.reshape(X.shape)
+    for row in rows:
+        Xk = polynomial_step(Xk, row, A, A2)
+        A = A2 = None  # only the first step can reuse the normalisation's products
+        yield Xk.reshape(X.shape)
+
+
+def tall_solve(
+    X: torch.Tensor,
+    schedule: str | schedules.Schedule,
+    steps: int | None,
+    dtype: torch.dtype | str | None,
+    normalization: str,
+) -> tuple[torch.Tensor, dict]:
+    """Run the whole schedule on tall ``X``; returns ``(X_k, info)``."""
+    sched = schedules.get(schedule)
+    k = len(sched.rows(steps))
+    cd = compute_dtype(dtype, X.device)
+    Xk = deque(tall_run(X, sched, steps, cd, normalization), maxlen=1)[0]  # the last iterate
+    return Xk, {"schedule": sched.name, "steps": k, "dtype": dtype_name(cd)}
+
+
+def newton_schulz(
+    G,
+    schedule: str | schedules.Schedule = "polar_express",
+    steps: int | None = None,
+    *,
+    dtype: torch.dtype | str | None = None,
+    normalization: str = "frobenius",
+    out_dtype: torch.dtype | str | None = None,
+):
+    r"""Approximate polar factor of ``G`` by ``k`` Newton-Schulz steps of a schedule.
+
+    With ``X_0 = G / (c\,s + \epsilon)`` (``c``, ``\epsilon`` the schedule's input
+    factor and epsilon, ``s`` the chosen norm bound) and rows ``(a_t, b_t, c_t)``
+    of ``schedule.rows(steps)``, on the short side (``A = X^T X`` for tall ``G``,
+    ``X X^T`` for wide):
+
+    .. math:: X_t = a_t X_{t-1} + X_{t-1}(b_t A_{t-1} + c_t A_{t-1}^2).
+
+    In exact arithmetic ``X_k = U f_k(\Sigma / (c s + \epsilon)) V^T`` for
+    ``G = U \Sigma V^T`` with ``f_k = p_k \circ \dots \circ p_1`` the scalar
+    composition, ``p_t(x) = a_t x + b_t x^3 + c_t x^5`` (Amsel et al., "The Polar
+    Express", arXiv 2505.16932, sec. 2), so
+    ``schedule.apply_scalar(schedule.normalize_scalar(sigma, ||G||_F), k)``
+    predicts the singular values exactly (``normalization="frobenius"``).
+
+    This is the tensor-level entry point for optimizers: no host
+    synchronisation, no data-dependent branching, no finiteness check, usable
+    under ``torch.compile``. ``polarlab.polar(G, "newton_schulz", ...)`` is the
+    checked front door to the same engine.
+
+    Parameters
+    ----------
+    G : numpy.ndarray or torch.Tensor, shape (..., m, n)
+        Tall, wide or square; any batch shape. Never modified.
+    schedule : str or Schedule
+        A registered schedule name (``polarlab.schedules.names()``) or a
+        :class:`~polarlab.schedules.Schedule`. Default ``"polar_express"``.
+    steps : int, optional
+        Number of steps ``k``; default the schedule's ``default_steps``. Past the
+        table's end the schedule's rule applies (a fixed-length table raises
+        ``ValueError``). ``steps=0`` returns ``X_0``.
+    dtype : str or torch.dtype, optional
+        Compute dtype: ``"float64"``, ``"float32"``, ``"float16"`` or
+        ``"bfloat16"``. Default float32 on every device (one rule; the
+        schedule's own ``dtype`` is informative only). Normalisation scalars are
+        always computed in float32 or better.
+    normalization : {"frobenius", "schatten8", "one_inf"}
+        Norm bound ``s``; see :func:`normalize` for what each does to the
+        schedule's design interval. Default the schedules' own ``"frobenius"``.
+    out_dtype : str or torch.dtype, optional
+        Dtype of the result; default ``G``'s.
+
+    Returns
+    -------
+    X_k : same kind, shape and device as ``G``; dtype ``out_dtype`` or ``G``'s.
+
+    Raises
+    ------
+    ValueError
+        Unknown schedule or normalisation, steps beyond a fixed-length table,
+        unsupported dtype on the device.
+
+    Notes
+    -----
+    *Zero singular values.* They stay exactly zero in exact arithmetic
+    (``p_t(0) = 0``). In finite precision the rounding noise in their
+    directions, of size about ``u`` relative to ``||X||``, is multiplied by the
+    slope at zero, ``f_k'(0) = prod a_t`` (about 980 for the five Polar Express
+    rows), so in bfloat16 (``u = 2^-8``) they come out at order 0.1-1.
+    Measured on rank-16 ``32 x 64`` Gaussian products, 10 seeds, 5 Polar
+    Express steps: the sixteen "zero" singular values end between 0.11 and
+    0.49 in bfloat16, 0.015 and 0.065 in float16, 5e-6 and 2e-5 in float32 and
+    1e-14 and 8e-14 in float64, while the largest stays within the schedule's
+    bound (1.124; ``tests/test_polynomial.py`` checks the bound on every matrix
+    family, rank-deficient ones included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polarlab import schedules
+    >>> G = np.random.default_rng(0).standard_normal((40, 10))
+    >>> X = newton_schulz(G, "simple_quintic", steps=12, dtype="float64")
+    >>> s = schedules.get("simple_quintic")
+    >>> sigma = np.linalg.svd(G, compute_uv=False)
+    >>> predicted = s.apply_scalar(s.normalize_scalar(sigma, np.linalg.norm(G)), 12)
+    >>> bool(np.allclose(np.linalg.svd(X, compute_uv=False), predicted, atol=1e-12))
+    True
+    >>> bool(np.allclose(newton_schulz(G.T, "simple_quintic", 12, dtype="float64"), X.T))
+    True
+    """
+    work, kind = as_work(G, name="G", check_finite=False)
+    if work.numel() == 0:
+        schedules.get(schedule).rows(steps)  # still validate the arguments
+        compute_dtype(dtype, work.device)
+        return to_caller(work.clone(), kind, out_dtype)
+    wide = work.shape[-2] < work.shape[-1]
+    Xk, _ = tall_solve(work.mT if wide else work, schedule, steps, dtype, normalization)
+    return to_caller(Xk.mT if wide else Xk, kind, out_dtype)
+
+
+# --- Registered methods (tall work tensors; the dispatcher transposes wide input). ----
+
+
+def solve_newton_schulz(
+    X: torch.Tensor,
+    *,
+    schedule: str | schedules.Schedule = "polar_express",
+    steps: int | None = None,
+    dtype: torch.dtype | str | None = None,
+    normalization: str = "frobenius",
+) -> tuple[torch.Tensor, dict]:
+    """Registry ``solve`` for ``"newton_schulz"``: :func:`newton_schulz` on tall ``X``.
+
+    Returns the iterate in the compute dtype and
+    ``info = {"schedule": name, "steps": k, "dtype": name}``.
+    """
+    return tall_solve(X, schedule, steps, dtype, normalization)
+
+
+def iterates_newton_schulz(
+    X: torch.Tensor,
+    steps: int,
+    *,
+    schedule: str | schedules.Schedule = "polar_express",
+    dtype: torch.dtype | str | None = None,
+    normalization: str = "frobenius",
+) -> Iterator[torch.Tensor]:
+    """Registry ``iterates``: ``X_1, ..., X_steps`` of one run (one step of work each).
+
+    Iterate ``k`` equals ``solve_newton_schulz(X, steps=k)`` whenever the
+    schedule's first ``k`` rows do not depend on the total (true for every
+    repeat rule).
+    """
+    sched = schedules.get(schedule)
+    sched.rows(steps)  # validate now: the generator below runs lazily
+    compute_dtype(dtype, X.device)
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
+        )
+    run = tall_run(X, sched, steps, dtype, normalization)
+    next(run)  # X_0 is not an iterate
+    return run
+
+
+def solve_polar_express(
+    X: torch.Tensor,
+    *,
+    steps: int | None = None,
+    dtype: torch.dtype | str | None = None,
+    normalization: str = "frobenius",
+) -> tuple[torch.Tensor, dict]:
+    """Registry ``solve`` for ``"polar_express"``: the engine with schedule ``"polar_express"``."""
+    return tall_solve(X, "polar_express", steps, dtype, normalization)
+
+
+def iterates_polar_express(
+    X: torch.Tensor,
+    steps: int,
+    *,
+    dtype: torch.dtype | str | None = None,
+    normalization: str = "frobenius",
+) -> Iterator[torch.Tensor]:
+    """Registry ``iterates`` for ``"polar_express"``."""
+    return iterates_newton_schulz(
+        X, steps, schedule="polar_express", dtype=dtype, normalization=normalization
+    )
+
+
+register(
+    "newton_schulz",
+    solve_newton_schulz,
+    "odd-polynomial Newton-Schulz iteration driven by any coefficient schedule",
+    iterates=iterates_newton_schulz,
+)
+register(
+    "polar_express",
+    solve_polar_express,
+    "Newton-Schulz with the Polar Express schedule (arXiv 2505.16932)",
+    iterates=iterates_polar_express,
+)
