@@ -11,14 +11,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 
-import torch
 
 from polarlab._arrays import as_work, to_caller
-from polarlab.polar import registry
-from polarlab.polar.registry import PolarMethod, names, register
 
 # Built-in methods register themselves on import.
-from polarlab.polar import classical, exact, gram, polynomial  # noqa: F401
+from polarlab.polar import classical, exact, gram, polynomial, registry  # noqa: F401
+from polarlab.polar.registry import PolarMethod, names, register
 
 __all__ = ["PolarMethod", "names", "polar", "polar_iterates", "register"]
 
