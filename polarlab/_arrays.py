@@ -73,9 +73,7 @@ def resolve_dtype(dtype: torch.dtype | np.dtype | str | None) -> torch.dtype | N
             name = str(dtype)
     if name in FLOAT_DTYPES:
         return FLOAT_DTYPES[name]
-    raise ValueError(
-        f"unsupported dtype {dtype!r}; choose one of: {', '.join(FLOAT_DTYPES)}"
-    )
+    raise ValueError(f"unsupported dtype {dtype!r}; choose one of: {', '.join(FLOAT_DTYPES)}")
 
 
 @dataclass(frozen=True)
