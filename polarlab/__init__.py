@@ -1,21 +1,108 @@
 """polarlab: polar decomposition routines, manifold projections, precision metrics,
 studies and the optimizers built on them.
 
-This module is the public surface and nothing else: each line re-exports one
-module's ``__all__``. Optimizers live in :mod:`polarlab.optim`, studies in
-:mod:`polarlab.studies`.
+This module is the public surface and nothing else. Subpackages and modules:
+:mod:`polarlab.schedules` (coefficient tables), :mod:`polarlab.metrics`,
+:mod:`polarlab.matrices`, :mod:`polarlab.manifolds`, :mod:`polarlab.optim`,
+:mod:`polarlab.studies`. Polar methods are reached by name through
+:func:`polar`; :func:`polar_methods` lists them.
 """
 
-from polarlab.manifolds import *  # noqa: F403
-from polarlab.matrices import *  # noqa: F403
-from polarlab.metrics import *  # noqa: F403
+from polarlab import metrics, schedules
+from polarlab.manifolds import (
+    WIDE_RULES,
+    BalancedStiefelCertificate,
+    balanced_stiefel_exact,
+    muoneq_r,
+    normuon_normalize,
+    project_balanced_stiefel,
+    project_row_oblique,
+    project_stiefel,
+    riemannian_balanced_stiefel,
+    tangent_balanced_stiefel,
+    tangent_row_oblique,
+    tangent_stiefel,
+    u_normuon_normalize,
+)
+from polarlab.matrices import families, haar_orthogonal, prescribed_spectrum, random_matrix
+from polarlab.metrics import (
+    alignment,
+    bound_violation,
+    condition_number,
+    distance_to_polar,
+    dual_gap,
+    input_cast_floor,
+    leverage_scores,
+    orthogonality_defect,
+    polar_error,
+    row_norm_cv,
+    row_norm_deviation,
+    row_norm_ratio,
+    row_norms,
+    singular_value_deviation,
+    singular_value_range,
+    spectral_error,
+)
 from polarlab.polar import names as polar_methods
 from polarlab.polar import polar, polar_iterates
-from polarlab.polar.classical import *  # noqa: F403
-from polarlab.polar.exact import *  # noqa: F403
-from polarlab.polar.gram import *  # noqa: F403
-from polarlab.polar.polynomial import *  # noqa: F403
-from polarlab import schedules
-from polarlab.schedules import *  # noqa: F403
+from polarlab.polar.gram import gram_newton_schulz
+from polarlab.polar.polynomial import NORMALIZATIONS, newton_schulz
+from polarlab.schedules import (
+    BEYOND_RULES,
+    Schedule,
+    optimal_composition,
+    optimal_cubic,
+    optimal_quintic,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BEYOND_RULES",
+    "NORMALIZATIONS",
+    "WIDE_RULES",
+    "BalancedStiefelCertificate",
+    "Schedule",
+    "__version__",
+    "alignment",
+    "balanced_stiefel_exact",
+    "bound_violation",
+    "condition_number",
+    "distance_to_polar",
+    "dual_gap",
+    "families",
+    "gram_newton_schulz",
+    "haar_orthogonal",
+    "input_cast_floor",
+    "leverage_scores",
+    "metrics",
+    "muoneq_r",
+    "newton_schulz",
+    "normuon_normalize",
+    "optimal_composition",
+    "optimal_cubic",
+    "optimal_quintic",
+    "orthogonality_defect",
+    "polar",
+    "polar_error",
+    "polar_iterates",
+    "polar_methods",
+    "prescribed_spectrum",
+    "project_balanced_stiefel",
+    "project_row_oblique",
+    "project_stiefel",
+    "random_matrix",
+    "riemannian_balanced_stiefel",
+    "row_norm_cv",
+    "row_norm_deviation",
+    "row_norm_ratio",
+    "row_norms",
+    "schedules",
+    "singular_value_deviation",
+    "singular_value_range",
+    "spectral_error",
+    "tangent_balanced_stiefel",
+    "tangent_row_oblique",
+    "tangent_stiefel",
+    "u_normuon_normalize",
+]

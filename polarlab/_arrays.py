@@ -61,7 +61,7 @@ def resolve_dtype(dtype: torch.dtype | np.dtype | str | None) -> torch.dtype | N
     >>> resolve_dtype("bfloat16")
     torch.bfloat16
     """
-    if dtype is None or isinstance(dtype, torch.dtype) and dtype in _UNIT_ROUNDOFF:
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype in _UNIT_ROUNDOFF):
         return dtype
     name = dtype
     if isinstance(dtype, torch.dtype):
