@@ -607,13 +607,13 @@ def muoneq_r(
 # ---------------------------------------------------------------- NorMuon, U-NorMuon
 
 
-def _second_moment(U: torch.Tensor, v, beta2: float) -> torch.Tensor:
+def _second_moment(U: torch.Tensor, v, beta2: float, check_finite: bool) -> torch.Tensor:
     if not isinstance(beta2, (int, float)) or not 0.0 <= beta2 < 1.0:
         raise ValueError(f"beta2 must be a number in [0, 1), got {beta2!r}")
     mean_sq = (U * U).mean(dim=-1)  # one value per row, shape (..., m)
     if v is None:
         return (1.0 - beta2) * mean_sq  # zero initial state (no bias correction)
-    v_work, _ = as_work(v, name="v", min_ndim=1)
+    v_work, _ = as_work(v, name="v", min_ndim=1, check_finite=check_finite)
     if v_work.shape != mean_sq.shape:
         raise ValueError(
             f"v must have shape {tuple(mean_sq.shape)} (..., m); got {tuple(v_work.shape)}"
@@ -622,7 +622,9 @@ def _second_moment(U: torch.Tensor, v, beta2: float) -> torch.Tensor:
     return torch.lerp(v_work.to(mean_sq.dtype), mean_sq, 1.0 - beta2)
 
 
-def normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
+def normuon_normalize(
+    U, v=None, *, beta2: float = 0.95, eps: float = 1e-8, check_finite: bool = True
+):
     r"""NorMuon's row normalisation of an orthogonalised update, with its state explicit.
 
     ``v <- beta2 v + (1 - beta2) mean_j U_ij^2`` (one second moment per row, no
@@ -642,6 +644,9 @@ def normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
         EMA factor in [0, 1) (default 0.95, dion's ``muon_beta2``).
     eps : float
         Added to ``sqrt(v)`` and clamping ``||U_hat||_F`` (default 1e-8, as released).
+    check_finite : bool
+        Validate that ``U`` and ``v`` are finite (reads the data: a host sync on
+        CUDA). Optimizer steps pass ``False`` and guard finiteness themselves.
 
     Returns
     -------
@@ -660,9 +665,9 @@ def normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
     True
     """
     _check_eps(eps)
-    work, kind = as_work(U, name="U")
+    work, kind = as_work(U, name="U", check_finite=check_finite)
     X = work.to(_compute_dtype(work.dtype))
-    v_new = _second_moment(X, v, beta2)
+    v_new = _second_moment(X, v, beta2, check_finite)
     X_hat = X / (v_new.sqrt().unsqueeze(-1) + eps)
     fro = torch.linalg.vector_norm(X, dim=(-2, -1), keepdim=True)
     X_hat = X_hat * (
@@ -671,7 +676,9 @@ def normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
     return to_caller(X_hat, kind), to_caller(v_new, kind, v_new.dtype)
 
 
-def u_normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
+def u_normuon_normalize(
+    U, v=None, *, beta2: float = 0.95, eps: float = 1e-8, check_finite: bool = True
+):
     r"""U-NorMuon's row normalisation: NorMuon aimed at row norm ``sqrt(n/m)``.
 
     As :func:`normuon_normalize`, but the Frobenius norm is set to ``sqrt(n)``
@@ -688,7 +695,7 @@ def u_normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
     U : numpy.ndarray or torch.Tensor, shape (..., m, n)
     v : same kind as ``U``, shape (..., m), optional
         Previous second-moment state (``None``: zero initial state).
-    beta2, eps : float
+    beta2, eps, check_finite
         As for :func:`normuon_normalize`.
 
     Returns
@@ -705,10 +712,10 @@ def u_normuon_normalize(U, v=None, *, beta2: float = 0.95, eps: float = 1e-8):
     True
     """
     _check_eps(eps)
-    work, kind = as_work(U, name="U")
+    work, kind = as_work(U, name="U", check_finite=check_finite)
     X = work.to(_compute_dtype(work.dtype))
     n = X.shape[-1]
-    v_new = _second_moment(X, v, beta2)
+    v_new = _second_moment(X, v, beta2, check_finite)
     W = X / (v_new.sqrt().unsqueeze(-1) + eps)
     X_hat = W * (
         math.sqrt(n) / torch.linalg.vector_norm(W, dim=(-2, -1), keepdim=True).clamp(min=eps)
