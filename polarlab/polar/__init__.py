@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 
-
 from polarlab._arrays import as_work, to_caller
 
 # Built-in methods register themselves on import.
