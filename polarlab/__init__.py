@@ -5,7 +5,7 @@ This module is the public surface and nothing else. Subpackages and modules:
 :mod:`polarlab.schedules` (coefficient tables), :mod:`polarlab.metrics`,
 :mod:`polarlab.matrices`, :mod:`polarlab.manifolds`, :mod:`polarlab.optim`,
 :mod:`polarlab.studies`. Polar methods are reached by name through
-:func:`polar`; :func:`polar_methods` lists them.
+:func:`polar`; ``polar_methods()`` lists them.
 """
 
 from polarlab import metrics, schedules

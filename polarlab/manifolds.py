@@ -3,13 +3,13 @@ r"""Projections onto the manifolds behind Muon-type updates, and their tangent s
 For a tall ``G`` (``m >= n``; REFERENCE of the project, after Absil, Mahony &
 Sepulchre, *Optimization Algorithms on Matrix Manifolds*, 2008):
 
-========================  ===================================  ==========================
-manifold                  definition                           Frobenius projection
-========================  ===================================  ==========================
+========================  ====================================  =====================
+manifold                  definition                            Frobenius projection
+========================  ====================================  =====================
 row-oblique (radius rho)  ``||U_i|| = rho`` for every row       ``rho X_i / ||X_i||``
 Stiefel                   ``U^T U = I_n``                       ``polar(X)``
-balanced Stiefel          ``U^T U = I_n``, ``||U_i||^2 = n/m``   no closed form
-========================  ===================================  ==========================
+balanced Stiefel          ``U^T U = I_n``, ``||U_i||^2 = n/m``  no closed form
+========================  ====================================  =====================
 
 Since ``sum_i ||U_i||^2 = ||U||_F^2 = n`` on the Stiefel manifold, uniform rows must
 have squared norm ``n/m`` (sources that write ``m/n`` have swapped the axes). The
