@@ -46,6 +46,13 @@ class PolarMethod:
     iterates : callable or None
         ``iterates(X, steps, **options)`` yielding tall iterates, or ``None`` for
         direct (non-iterative) methods.
+
+    Examples
+    --------
+    >>> get("svd").options
+    ('rank_tol',)
+    >>> get("svd").iterates is None
+    True
     """
 
     name: str
@@ -80,6 +87,13 @@ def register(
 
     Registering an existing name raises ``ValueError``: methods are never
     silently replaced.
+
+    Examples
+    --------
+    >>> register("svd", lambda X: (X, {}), "a second svd")
+    Traceback (most recent call last):
+    ...
+    ValueError: polar method 'svd' is already registered
     """
     if name in _REGISTRY:
         raise ValueError(f"polar method {name!r} is already registered")
