@@ -12,13 +12,12 @@ import ast
 import re
 from pathlib import Path
 
+import jupytext  # in the dev extra, so these checks always run
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 GALLERY = ROOT / "docs" / "gallery" / "index.md"
-
-jupytext = pytest.importorskip("jupytext", reason="the docs extra provides jupytext")
 
 
 def test_there_are_notebooks():
