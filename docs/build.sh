@@ -3,7 +3,7 @@
 # notebook at the small size. Exits non-zero on any failure; Sphinx warnings (including broken
 # cross-references) are errors.
 #
-# Needs the docs extra:  pip install -e ".[docs]"
+# Needs the docs extra:  pip install "torch==2.13.0" -e ".[docs]"
 # Usage:                 bash docs/build.sh [output directory, default docs/_build/html]
 set -euo pipefail
 cd "$(dirname "$0")/.."
