@@ -100,7 +100,7 @@ def _gram_run(
             Z = torch.baddbmm(R, R, R, beta=b, alpha=c)
         R2 = None
         H = torch.add(Z, eye, alpha=a)
-        Q = H if (t == 0 or restart) else torch.baddbmm(Q, Q, Z, beta=a)  # Q h_t(R)
+        Q = H if (t == 0 or restart) else torch.bmm(Q, H)  # Q h_t(R)
         if t < T - 1 and (t + 1) not in restarts:
             R = torch.bmm(H, torch.bmm(R, H))  # r <- r h_t(r)^2
         yield Xr, Q

@@ -206,17 +206,21 @@ def polynomial_step(
 
     ``gram``/``gram_sq`` are ``A = X^T X`` and ``A^2`` when already known (the
     Schatten-8 normalisation forms them); otherwise they are computed here.
-    ``a X + X B`` is one fused ``baddbmm`` (the GEMM epilogue does the add).
+    The step is written ``X (a I + b A + c A^2)``: the coefficient ``a`` goes on the
+    diagonal of the small ``n x n`` factor, so the rectangular update is one plain
+    product with no extra pass over the ``m x n`` iterate (a fused ``a X + X B``
+    epilogue copies ``X`` first; profiled at about 8% of the step on CPU).
     """
     a, b, c = row
     A = torch.bmm(X.mT, X) if gram is None else gram
     if c == 0.0:  # cubic: X (a I + b A), 2 products in all
-        return torch.baddbmm(X, X, A, beta=a, alpha=b)
-    if gram_sq is None:
-        B = torch.baddbmm(A, A, A, beta=b, alpha=c)  # b A + c A^2
+        P = A * b
+    elif gram_sq is None:
+        P = torch.baddbmm(A, A, A, beta=b, alpha=c)  # b A + c A^2
     else:
-        B = torch.add(gram_sq * c, A, alpha=b)
-    return torch.baddbmm(X, X, B, beta=a)
+        P = torch.add(gram_sq * c, A, alpha=b)
+    P.diagonal(dim1=-2, dim2=-1).add_(a)  # P is a fresh n x n tensor: + a I
+    return torch.bmm(X, P)
 
 
 def batch_view(X: torch.Tensor) -> torch.Tensor:
