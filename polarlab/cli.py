@@ -151,9 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
         "exact-arithmetic scalar bound and the input-cast floor.",
     )
     _common(p, "polarlab-precision")
-    p.add_argument("--methods", type=_csv_list, metavar="LIST", help="polar methods")
-    p.add_argument("--schedules", type=_csv_list, metavar="LIST", help="coefficient schedules")
-    p.add_argument("--families", type=_csv_list, metavar="LIST", help="matrix families")
+    p.add_argument(
+        "--methods",
+        type=_csv_list,
+        metavar="LIST",
+        help="polar methods, comma-separated (a wrong name lists the valid ones)",
+    )
+    p.add_argument(
+        "--schedules",
+        type=_csv_list,
+        metavar="LIST",
+        help="coefficient schedules, comma-separated (a wrong name lists the valid ones)",
+    )
+    p.add_argument(
+        "--families",
+        type=_csv_list,
+        metavar="LIST",
+        help="matrix families, comma-separated (a wrong name lists the valid ones)",
+    )
     p.add_argument("--shapes", type=_csv_list, metavar="LIST", help="shapes, e.g. 64x256,128x128")
     p.add_argument("--steps", type=int, help="iterates per run")
 
