@@ -34,7 +34,7 @@ FLOAT_DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
 }
 
-# Unit round-off u = eps/2 per dtype (REFERENCE section 1).
+# Unit round-off u = eps/2 per dtype: 2^-p for p significand bits (53, 24, 11, 8).
 _UNIT_ROUNDOFF = {
     torch.float64: 2.0**-53,
     torch.float32: 2.0**-24,

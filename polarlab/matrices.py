@@ -8,8 +8,8 @@ the same float64 matrix; batch slices are independent draws.
 
 Families (``k = min(m, n)``; ``Haar`` = Haar-distributed orthonormal columns, see
 :func:`haar_orthogonal`; spectral families are ``U diag(s) V^T`` built by
-:func:`prescribed_spectrum`; choices after section 15 of the polarlab reference,
-which follows Polar Express, arXiv 2505.16932, App. E, and Aurora, arXiv 2606.27715):
+:func:`prescribed_spectrum`; the choices follow the test matrices of Polar Express,
+arXiv 2505.16932, App. E, and the row-heterogeneous cases of Aurora, arXiv 2606.27715):
 
 ================== =================================================== ========================
 family             matrix                                              params: default, allowed

@@ -24,10 +24,9 @@ batch dimensions (one reference against a stack of iterates, say).
 Degenerate input is an error, not a ``nan``: metrics normalised by the rank or by
 ``||A||_*`` raise ``ValueError`` when a slice has rank 0.
 
-Definitions follow the metric table of the polarlab reference (after Amsel et al.,
-"The Polar Express", arXiv 2505.16932, for the spectral criterion; the Aurora
-paper, arXiv 2606.27715, for row uniformity and leverage; dion's tests for the
-max-entry orthogonality defect).
+Definitions follow Amsel et al., "The Polar Express", arXiv 2505.16932, for the
+spectral criterion; the Aurora paper, arXiv 2606.27715, for row uniformity and
+leverage; microsoft/dion's tests for the max-entry orthogonality defect.
 """
 
 from __future__ import annotations

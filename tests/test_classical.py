@@ -59,7 +59,7 @@ def test_newton_reaches_the_floor_in_at_most_nine_iterations(scaling, kappa, sha
 
 
 def _qdwh_weights(l: float) -> tuple[float, float, float]:
-    # Nakatsukasa-Bai-Gygi 2010, as transcribed in the reference (section 8).
+    # Dynamical weights of Nakatsukasa, Bai and Gygi, SIAM J. Matrix Anal. Appl. 31 (2010).
     g = (4 * (1 - l**2) / l**4) ** (1 / 3)
     a = np.sqrt(1 + g) + 0.5 * np.sqrt(8 - 4 * g + 8 * (2 - l**2) / (l**2 * np.sqrt(1 + g)))
     b = (a - 1) ** 2 / 4

@@ -1,4 +1,4 @@
-"""Invariances every exact polar method must satisfy (REFERENCE section 2, derived):
+"""Invariances every exact polar method must satisfy (derived from the SVD characterisation):
 
 polar(Q1 A Q2) = Q1 polar(A) Q2, polar(cA) = polar(A) for c > 0, polar(A^T) = polar(A)^T,
 polar(polar(A)) = polar(A), polar(A) semi-orthogonal for full-rank A, batched = per

@@ -32,8 +32,8 @@ def default_rank_tol(m: int, n: int) -> float:
     """Relative rank threshold ``max(m, n) * u`` (u: float64 unit round-off).
 
     Singular values ``s_i <= s_1 * max(m, n) * u`` are treated as zero
-    (REFERENCE section 2; the same rule as ``numpy.linalg.matrix_rank``, up to
-    ``u`` versus ``eps``).
+    (partial isometry as in Higham, *Functions of Matrices*, 2008, ch. 8; the
+    threshold rule of ``numpy.linalg.matrix_rank``, up to ``u`` versus ``eps``).
     """
     return max(m, n) * unit_roundoff(torch.float64)
 

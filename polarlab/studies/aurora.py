@@ -5,8 +5,8 @@ Leverage-Aware Optimizer for Rectangular Matrices"; code tilde-research/aurora-r
 replaces Muon's update ``polar(G)`` on tall matrices by a point of the balanced
 Stiefel manifold ``{U : U^T U = I, ||U_i||^2 = n/m}``, computed as
 ``polar(D G)`` with an iterated row scaling ``D``. Each entry of :data:`CLAIMS`
-states one published claim (the labels C-1 ... C-20 follow the claims list of the
-polarlab reference, section 17.1), its source, the experiment, and the **rule**
+states one published claim (labels C-n are published claims, F-n, E-n and R-n
+checks derived here), its source, the experiment, and the **rule**
 that turns the measured numbers into a verdict, with thresholds taken from the
 claim's own wording. Nothing is hard-coded: the projection under test is an
 argument (``projection=``), so a broken projection flips the verdicts of the
@@ -590,7 +590,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "C-15",
         "zero rows stay zero, live rows go to n/(m-k), near-zero rows are revived",
-        "derived (polarlab reference, Aurora properties)",
+        "derived (d_i absorbs zero rows; sum of squared row norms is n)",
         "zero rows 0 (to 100 u), live deviation < 0.02 at the largest K, 1%-scale rows reach "
         ">= 0.5 n/m at K=2",
         _c15_zero_rows,
@@ -614,7 +614,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Aurora's fixed point is not the exact balanced-Stiefel maximiser; its "
         "alignment cost is a fraction of a percent on isotropic input and larger for "
         "heterogeneous rows",
-        "polarlab reference (Aurora properties, KKT condition)",
+        "derived (KKT condition G = U S + diag(lambda) U)",
         "gap vs the exact solution < 1% on Gaussian and larger on lognormal rows (caveat: "
         "only the first)",
         _exact,
@@ -622,7 +622,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "C-16",
         "row preconditioning helps Newton-Schulz (lower condition number)",
-        "MuonEq (arXiv 2603.28254); polarlab reference",
+        "MuonEq (arXiv 2603.28254)",
         "cond(D0 G)/cond(G) < 0.5 for lognormal rows and in [0.5, 2] for Gaussian",
         _c16_conditioning,
     ),
