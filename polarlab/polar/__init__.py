@@ -30,9 +30,8 @@ def _prepare(A, method: str, options: dict, check_finite: bool, extra=()):
         zero = (X == 0).all(dim=-1).all(dim=-1)
         if bool(zero.any()):
             warnings.warn(
-                f"{int(zero.sum())} of {zero.numel()} input matri(x/ces) are exactly zero; "
-                "their polar factor is defined as the zero matrix (the rank-0 partial "
-                "isometry)",
+                f"exactly zero input ({int(zero.sum())} of {zero.numel()} matrices): its polar "
+                "factor is defined as the zero matrix (the rank-0 partial isometry)",
                 RuntimeWarning,
                 stacklevel=3,
             )
