@@ -602,8 +602,12 @@ def row_norms(X, *, axis: Axis = "rows"):
     >>> row_norms(np.array([[3.0, 4.0], [0.0, 1.0], [0.0, 0.0]]))
     array([5., 1., 0.])
     """
-    V = _vectors(_work64(X, "X"), axis)
-    return _vector(torch.linalg.vector_norm(V, dim=-1))
+    return _vector(_row_norm_tensor(X, axis))
+
+
+def _row_norm_tensor(X, axis: Axis) -> torch.Tensor:
+    """Float64 norms of the rows (or columns) of ``X``, shape (..., m) (or (..., n))."""
+    return torch.linalg.vector_norm(_vectors(_work64(X, "X"), axis), dim=-1)
 
 
 def row_norm_ratio(X, *, axis: Axis = "rows"):
@@ -630,7 +634,7 @@ def row_norm_ratio(X, *, axis: Axis = "rows"):
     >>> row_norm_ratio(np.array([[3.0, 4.0], [0.0, 0.0]]))
     inf
     """
-    norms = torch.linalg.vector_norm(_vectors(_work64(X, "X"), axis), dim=-1)
+    norms = _row_norm_tensor(X, axis)
     top, low = norms.amax(dim=-1), norms.amin(dim=-1)
     ratio = torch.where(low > 0, top / low.clamp(min=torch.finfo(torch.float64).tiny), torch.inf)
     return _scalar(ratio)
@@ -658,7 +662,7 @@ def row_norm_cv(X, *, axis: Axis = "rows"):
     >>> row_norm_cv(np.array([[1.0, 0.0], [0.0, 3.0]]))
     0.5
     """
-    norms = torch.linalg.vector_norm(_vectors(_work64(X, "X"), axis), dim=-1)
+    norms = _row_norm_tensor(X, axis)
     mean = norms.mean(dim=-1)
     _require_positive(mean, "mean row norm", "row_norm_cv")
     return _scalar(norms.std(dim=-1, correction=0) / mean)
