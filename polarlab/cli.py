@@ -336,6 +336,18 @@ def format_table(records, columns) -> str:
     return "\n".join(lines)
 
 
+def _precision_sweep(s: dict) -> dict:
+    """The sweep keywords of :func:`polarlab.studies.precision` from resolved settings."""
+    return dict(
+        methods=s["methods"],
+        schedules=s["schedules"],
+        dtypes=s["dtype"],
+        families=s["families"],
+        shapes=_parse_shapes(s["shapes"]),
+        steps=int(s["steps"]),
+    )
+
+
 def _run_precision(args, defaults) -> int:
     from polarlab.studies import precision
     from polarlab.studies.precision_study import plot_precision, precision_summary
@@ -344,12 +356,7 @@ def _run_precision(args, defaults) -> int:
     _check_device(s["device"], s["dtype"])
     out = _check_out(s["out"])
     rows = precision(
-        methods=s["methods"],
-        schedules=s["schedules"],
-        dtypes=s["dtype"],
-        families=s["families"],
-        shapes=_parse_shapes(s["shapes"]),
-        steps=int(s["steps"]),
+        **_precision_sweep(s),
         seed=int(s["seed"]),
         device=s["device"],
         out=out,
@@ -406,14 +413,7 @@ def _run_report(args, defaults) -> int:
         raise UsageError("--readme-figure needs figures; drop --no-plots")
     path = report(
         out,
-        precision_options=dict(
-            methods=precision_settings["methods"],
-            schedules=precision_settings["schedules"],
-            dtypes=precision_settings["dtype"],
-            families=precision_settings["families"],
-            shapes=_parse_shapes(precision_settings["shapes"]),
-            steps=int(precision_settings["steps"]),
-        ),
+        precision_options=_precision_sweep(precision_settings),
         aurora_options=dict(
             method=aurora_settings["method"],
             size=aurora_settings["size"],
