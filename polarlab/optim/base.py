@@ -401,22 +401,32 @@ class PolarOptimizer(torch.optim.Optimizer):
                 s["row_update_norm"] = rows[i]
 
     # --- elementwise groups -----------------------------------------------------------
-    def _step_adamw(self, group: dict[str, Any]) -> None:
-        """AdamW (Loshchilov & Hutter, arXiv 1711.05101), decoupled decay, bias-corrected."""
-        b1, b2 = group["betas"]
-        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+    def _elementwise_params(self, group: dict[str, Any]):
+        """Yield ``(p, state, state_dtype, grad, ok)`` for the params of an AdamW/Lion group.
+
+        State lives in float32 or wider; ``exp_avg`` is created on first use.
+        ``ok`` is a 0-d bool tensor (all-finite gradient) and a non-finite ``grad``
+        comes back zeroed, so callers select with ``torch.where`` and never sync.
+        """
         for p in group["params"]:
             if p.grad is None:
                 continue
             st = self.state[p]
             sdtype = torch.promote_types(p.dtype, torch.float32)
             if "exp_avg" not in st:
-                st["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 st["exp_avg"] = torch.zeros_like(p, dtype=sdtype)
-                st["exp_avg_sq"] = torch.zeros_like(p, dtype=sdtype)
             g = p.grad.to(sdtype)
             ok = torch.isfinite(g).all()
-            g = torch.where(ok, g, 0.0)
+            yield p, st, sdtype, torch.where(ok, g, 0.0), ok
+
+    def _step_adamw(self, group: dict[str, Any]) -> None:
+        """AdamW (Loshchilov & Hutter, arXiv 1711.05101), decoupled decay, bias-corrected."""
+        b1, b2 = group["betas"]
+        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+        for p, st, sdtype, g, ok in self._elementwise_params(group):
+            if "exp_avg_sq" not in st:
+                st["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                st["exp_avg_sq"] = torch.zeros_like(p, dtype=sdtype)
             step = st["step"] + 1
             m1 = torch.lerp(st["exp_avg"], g, 1 - b1)
             m2 = torch.lerp(st["exp_avg_sq"], g * g, 1 - b2)
@@ -436,16 +446,7 @@ class PolarOptimizer(torch.optim.Optimizer):
         """Lion (Chen et al., arXiv 2302.06675): ``W -= lr sign(lerp(m, g, 1-b1))``."""
         b1, b2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            st = self.state[p]
-            sdtype = torch.promote_types(p.dtype, torch.float32)
-            if "exp_avg" not in st:
-                st["exp_avg"] = torch.zeros_like(p, dtype=sdtype)
-            g = p.grad.to(sdtype)
-            ok = torch.isfinite(g).all()
-            g = torch.where(ok, g, 0.0)
+        for p, st, sdtype, g, ok in self._elementwise_params(group):
             U = torch.sign(torch.lerp(st["exp_avg"], g, 1 - b1))
             W = p.to(sdtype)
             p.copy_(torch.where(ok, apply_decoupled_update(W, U, lr, 1.0, wd), W))
