@@ -21,6 +21,7 @@ __all__ = [
     "FLOAT_DTYPES",
     "ArrayKind",
     "as_work",
+    "compute_dtype",
     "resolve_dtype",
     "to_caller",
     "unit_roundoff",
@@ -74,6 +75,84 @@ def resolve_dtype(dtype: torch.dtype | np.dtype | str | None) -> torch.dtype | N
     if name in FLOAT_DTYPES:
         return FLOAT_DTYPES[name]
     raise ValueError(f"unsupported dtype {dtype!r}; choose one of: {', '.join(FLOAT_DTYPES)}")
+
+
+# (device type, dtype) pairs whose matrix products torch does not provide.
+_UNSUPPORTED = {("mps", torch.float64)}
+
+#: What each role computes in when the caller names no dtype (see :func:`compute_dtype`).
+DTYPE_ROLES = ("polar", "optimizer", "scaling", "exact")
+
+
+def compute_dtype(
+    requested: torch.dtype | str | None = None,
+    device: torch.device | str = "cpu",
+    *,
+    role: str = "polar",
+    input_dtype: torch.dtype | None = None,
+) -> torch.dtype:
+    """The one dtype policy: what a computation runs in, given its role and device.
+
+    A requested dtype always wins (if the device can multiply in it). Otherwise:
+
+    ============  ==============================================  ============  ============
+    role          used by                                         CPU           CUDA
+    ============  ==============================================  ============  ============
+    ``polar``     polynomial iterations (Newton-Schulz, Gram NS)  float32       float32
+    ``optimizer`` the same iterations inside an optimizer step    float32       bfloat16
+    ``scaling``   norms, row scalings, optimizer state            input, at least float32
+    ``exact``     svd, mpmath, QDWH, scaled Newton                float64       float64
+    ============  ==============================================  ============  ============
+
+    Parameters
+    ----------
+    requested : str, torch.dtype or None
+        ``"float64"``, ``"float32"``, ``"float16"``, ``"bfloat16"`` or the torch dtype.
+    device : torch.device or str
+        Where the computation runs.
+    role : {"polar", "optimizer", "scaling", "exact"}
+    input_dtype : torch.dtype, optional
+        The input's dtype (needed by ``role="scaling"``).
+
+    Raises
+    ------
+    ValueError
+        An unknown dtype or role, or a dtype the device cannot multiply in (float64
+        on Apple ``mps``).
+
+    Examples
+    --------
+    >>> compute_dtype(None, "cpu")
+    torch.float32
+    >>> compute_dtype(None, "cuda", role="optimizer")
+    torch.bfloat16
+    >>> compute_dtype(None, "cpu", role="scaling", input_dtype=torch.bfloat16)
+    torch.float32
+    >>> compute_dtype("bfloat16", "cpu")
+    torch.bfloat16
+    """
+    device_type = torch.device(device).type
+    if requested is not None:
+        resolved = resolve_dtype(requested)
+    elif role == "polar":
+        resolved = torch.float32
+    elif role == "optimizer":
+        resolved = torch.bfloat16 if device_type == "cuda" else torch.float32
+    elif role == "scaling":
+        if input_dtype is None:
+            raise ValueError("role 'scaling' needs the input dtype")
+        resolved = torch.promote_types(input_dtype, torch.float32)
+    elif role == "exact":
+        resolved = torch.float64
+    else:
+        raise ValueError(f"unknown dtype role {role!r}; choose one of: {', '.join(DTYPE_ROLES)}")
+    if (device_type, resolved) in _UNSUPPORTED:
+        supported = [n for n, dt in FLOAT_DTYPES.items() if (device_type, dt) not in _UNSUPPORTED]
+        raise ValueError(
+            f"dtype {resolved} is not supported on device {device_type!r}; "
+            f"choose one of: {', '.join(supported)}"
+        )
+    return resolved
 
 
 @dataclass(frozen=True)

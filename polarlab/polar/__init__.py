@@ -8,39 +8,19 @@ only register functions; they never convert arrays themselves.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
-
-from polarlab._arrays import as_work, to_caller
 
 # Built-in methods register themselves on import.
 from polarlab.polar import classical, exact, gram, polynomial, registry  # noqa: F401
+from polarlab.polar.dispatch import PolarSolver, resolve
 from polarlab.polar.registry import PolarMethod, names, register
 
-__all__ = ["PolarMethod", "names", "polar", "polar_iterates", "register"]
-
-
-def _prepare(A, method: str, options: dict, check_finite: bool, extra=()):
-    spec = registry.get(method)
-    spec.check_options(options, extra=extra)
-    work, kind = as_work(A, check_finite=check_finite)
-    wide = work.shape[-2] < work.shape[-1]
-    X = work.mT if wide else work
-    if check_finite and X.numel():
-        zero = (X == 0).all(dim=-1).all(dim=-1)
-        if bool(zero.any()):
-            warnings.warn(
-                f"exactly zero input ({int(zero.sum())} of {zero.numel()} matrices): its polar "
-                "factor is defined as the zero matrix (the rank-0 partial isometry)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-    return spec, X, kind, wide
+__all__ = ["PolarMethod", "PolarSolver", "names", "polar", "polar_iterates", "register", "resolve"]
 
 
 def polar(
     A,
-    method: str = "svd",
+    method: str | PolarSolver = "svd",
     *,
     out_dtype=None,
     return_info: bool = False,
@@ -58,9 +38,10 @@ def polar(
     ----------
     A : numpy.ndarray or torch.Tensor, shape (..., m, n)
         Real floating input; tall, wide or square; any batch shape.
-    method : str
-        A registered method name; see :func:`polarlab.polar.names`. An unknown
-        name raises ``ValueError`` listing the valid ones.
+    method : str or PolarSolver
+        A registered method name (see :func:`polarlab.polar.names`; an unknown
+        name raises ``ValueError`` listing the valid ones) or a solver made by
+        :func:`resolve`.
     out_dtype : dtype or str, optional
         Dtype of the result; default the input's.
     return_info : bool
@@ -91,20 +72,13 @@ def polar(
     >>> bool(np.allclose(U.T @ U, np.eye(3)))
     True
     """
-    spec, X, kind, wide = _prepare(A, method, options, check_finite)
-    if X.numel() == 0:
-        U, info = X.clone(), {}
-    else:
-        U, info = spec.solve(X, **options)
-    if wide:
-        U = U.mT
-    U = to_caller(U, kind, out_dtype)
-    return (U, info) if return_info else U
+    solver = resolve(method, **options)
+    return solver(A, out_dtype=out_dtype, return_info=return_info, check_finite=check_finite)
 
 
 def polar_iterates(
     A,
-    method: str,
+    method: str | PolarSolver,
     steps: int,
     *,
     out_dtype=None,
@@ -120,8 +94,8 @@ def polar_iterates(
     Parameters
     ----------
     A : numpy.ndarray or torch.Tensor, shape (..., m, n)
-    method : str
-        A registered method that supports iterates.
+    method : str or PolarSolver
+        A registered method that supports iterates, or a solver of one.
     steps : int
         Number of iterates to yield (>= 1).
     out_dtype, check_finite, **options
@@ -142,17 +116,5 @@ def polar_iterates(
     >>> bool(np.allclose(X3, polar(A, "newton_schulz", steps=3, **opts), rtol=0, atol=1e-14))
     True
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    spec, X, kind, wide = _prepare(A, method, options, check_finite)
-    if spec.iterates is None:
-        iterative = [n for n in names() if registry.get(n).iterates is not None]
-        raise ValueError(
-            f"method {method!r} is not iterative; methods with iterates: {', '.join(iterative)}"
-        )
-    # Validation above runs at call time; the generator below only computes.
-    if X.numel() == 0:
-        inner = (X for _ in range(steps))
-    else:
-        inner = spec.iterates(X, steps, **options)
-    return (to_caller(Xk.mT if wide else Xk, kind, out_dtype) for Xk in inner)
+    solver = resolve(method, **options)
+    return solver.iterates(A, steps, out_dtype=out_dtype, check_finite=check_finite)

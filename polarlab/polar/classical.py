@@ -452,10 +452,12 @@ register(
     polar_qdwh,
     "QR-based dynamically weighted Halley (Nakatsukasa-Bai-Gygi 2010), float64, <= 6 steps",
     iterates=qdwh_iterates,
+    exact=True,
 )
 register(
     "newton",
     polar_newton,
     "scaled Newton (X + X^-T)/2 after QR, 1,inf or Frobenius scaling, float64, full rank only",
     iterates=newton_iterates,
+    exact=True,
 )

@@ -170,9 +170,11 @@ register(
     "svd",
     polar_svd,
     "U_r V_r^T from a float64 SVD; rank-deficient input gives the partial isometry",
+    exact=True,
 )
 register(
     "mpmath",
     polar_mpmath,
     "U_r V_r^T from an mpmath SVD at `digits` decimal digits, rounded to float64 (small only)",
+    exact=True,
 )

@@ -34,11 +34,10 @@ from collections.abc import Iterable, Iterator
 import torch
 
 from polarlab import schedules
-from polarlab._arrays import as_work, to_caller
+from polarlab._arrays import compute_dtype
+from polarlab.polar import polynomial
 from polarlab.polar.polynomial import (
-    NORMALIZATIONS,
     batch_view,
-    compute_dtype,
     dtype_name,
     normalize,
     tall_run,
@@ -223,17 +222,17 @@ def gram_newton_schulz(
     >>> bool(np.allclose(X, Y, rtol=0, atol=1e-12))
     True
     """
-    work, kind = as_work(G, name="G", check_finite=False)
-    if work.numel() == 0:
-        schedules.get(schedule).rows(steps)  # still validate the arguments
-        _check_restarts(restarts)
-        compute_dtype(dtype, work.device)
-        return to_caller(work.clone(), kind, out_dtype)
-    wide = work.shape[-2] < work.shape[-1]
-    U, _ = _tall_gram_solve(
-        work.mT if wide else work, schedule, steps, restarts, dtype, normalization
+    from polarlab.polar.dispatch import resolve
+
+    solver = resolve(
+        "gram_newton_schulz",
+        schedule=schedule,
+        steps=steps,
+        restarts=restarts,
+        dtype=dtype,
+        normalization=normalization,
     )
-    return to_caller(U.mT if wide else U, kind, out_dtype)
+    return solver(G, out_dtype=out_dtype, check_finite=False)
 
 
 def solve_gram_newton_schulz(
@@ -268,14 +267,10 @@ def iterates_gram_newton_schulz(
     run itself only needs the last one); square input yields the standard
     engine's iterates.
     """
+    # The arguments were validated by resolve(); the generators below run lazily.
     sched = schedules.get(schedule)
-    sched.rows(steps)  # validate now: the generators below run lazily
-    S = _check_restarts(restarts)
+    S = frozenset(restarts)
     cd = compute_dtype(dtype, X.device)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
-        )
     if X.shape[-2] == X.shape[-1]:
         run = tall_run(X, sched, steps, cd, normalization)
         next(run)  # X_0 is not an iterate
@@ -284,9 +279,16 @@ def iterates_gram_newton_schulz(
     return (torch.bmm(Xr, Q).reshape(X.shape) for Xr, Q in run)
 
 
+def check_options(options: dict) -> dict:
+    """The engine's checks plus the restart set, stored as a sorted tuple (hashable)."""
+    checked = polynomial.check_options(options)
+    return {**checked, "restarts": tuple(sorted(_check_restarts(options["restarts"])))}
+
+
 register(
     "gram_newton_schulz",
     solve_gram_newton_schulz,
     "Newton-Schulz iterated on the n x n Gram matrix with restarts (square: standard engine)",
     iterates=iterates_gram_newton_schulz,
+    check=check_options,
 )

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import torch
 
 from polarlab import schedules
-from polarlab._arrays import as_work, resolve_dtype, to_caller
+from polarlab._arrays import compute_dtype, resolve_dtype
 from polarlab.polar.registry import register
 
 __all__ = ["NORMALIZATIONS", "newton_schulz"]
@@ -45,57 +45,6 @@ __all__ = ["NORMALIZATIONS", "newton_schulz"]
 #: ``"schatten8"``: ``s = ||(G^T G)^2||_F^{1/4}`` (reuses ``A^2`` of step 1);
 #: ``"one_inf"``: ``s = sqrt(||G||_1 ||G||_inf)``.
 NORMALIZATIONS = ("frobenius", "schatten8", "one_inf")
-
-#: The compute dtype when none is given: one rule on every device. Callers that
-#: want half precision (the optimizer layer on CUDA) ask for it explicitly.
-DEFAULT_DTYPE = torch.float32
-
-# (device type, dtype) pairs whose matrix products torch does not provide.
-_UNSUPPORTED = {("mps", torch.float64)}
-
-
-def compute_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
-    """Resolve the compute dtype (default float32) and check the device supports it.
-
-    Parameters
-    ----------
-    dtype : str, torch.dtype or None
-        ``"float64"``, ``"float32"``, ``"float16"``, ``"bfloat16"`` or the torch
-        dtype; ``None`` means :data:`DEFAULT_DTYPE` (float32) on every device.
-    device : torch.device
-        Where the iteration runs.
-
-    Raises
-    ------
-    ValueError
-        An unknown dtype, or one the device cannot multiply in (e.g. float64 on
-        Apple ``mps``).
-
-    Examples
-    --------
-    >>> compute_dtype(None, torch.device("cpu"))
-    torch.float32
-    >>> compute_dtype("bfloat16", torch.device("cpu"))
-    torch.bfloat16
-    """
-    resolved = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
-    if (torch.device(device).type, resolved) in _UNSUPPORTED:
-        supported = [
-            name
-            for name, dt in (
-                ("float64", torch.float64),
-                ("float32", torch.float32),
-                ("float16", torch.float16),
-                ("bfloat16", torch.bfloat16),
-            )
-            if (torch.device(device).type, dt) not in _UNSUPPORTED
-        ]
-        raise ValueError(
-            f"dtype {resolved} is not supported on device {torch.device(device).type!r}; "
-            f"choose one of: {', '.join(supported)}"
-        )
-    return resolved
-
 
 def dtype_name(dtype: torch.dtype) -> str:
     """``torch.bfloat16 -> "bfloat16"`` (for ``info`` dicts)."""
@@ -355,14 +304,12 @@ def newton_schulz(
     >>> bool(np.allclose(newton_schulz(G.T, "simple_quintic", 12, dtype="float64"), X.T))
     True
     """
-    work, kind = as_work(G, name="G", check_finite=False)
-    if work.numel() == 0:
-        schedules.get(schedule).rows(steps)  # still validate the arguments
-        compute_dtype(dtype, work.device)
-        return to_caller(work.clone(), kind, out_dtype)
-    wide = work.shape[-2] < work.shape[-1]
-    Xk, _ = tall_solve(work.mT if wide else work, schedule, steps, dtype, normalization)
-    return to_caller(Xk.mT if wide else Xk, kind, out_dtype)
+    from polarlab.polar.dispatch import resolve
+
+    solver = resolve(
+        "newton_schulz", schedule=schedule, steps=steps, dtype=dtype, normalization=normalization
+    )
+    return solver(G, out_dtype=out_dtype, check_finite=False)
 
 
 # --- Registered methods (tall work tensors; the dispatcher transposes wide input). ----
@@ -398,40 +345,30 @@ def iterates_newton_schulz(
     schedule's first ``k`` rows do not depend on the total (true for every
     repeat rule).
     """
-    sched = schedules.get(schedule)
-    sched.rows(steps)  # validate now: the generator below runs lazily
-    compute_dtype(dtype, X.device)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
-        )
-    run = tall_run(X, sched, steps, dtype, normalization)
-    next(run)  # X_0 is not an iterate
+    run = tall_run(X, schedule, steps, dtype, normalization)
+    next(run)  # X_0 is not an iterate; the arguments were validated by resolve()
     return run
 
 
-def solve_polar_express(
-    X: torch.Tensor,
-    *,
-    steps: int | None = None,
-    dtype: torch.dtype | str | None = None,
-    normalization: str = "frobenius",
-) -> tuple[torch.Tensor, dict]:
-    """Registry ``solve`` for ``"polar_express"``: the engine with schedule ``"polar_express"``."""
-    return tall_solve(X, "polar_express", steps, dtype, normalization)
+def check_options(options: dict) -> dict:
+    """Validate and normalise the engine's options once (the registry's ``check``).
 
+    The schedule becomes a :class:`~polarlab.schedules.Schedule`, the dtype a torch
+    dtype (or ``None``: the dtype policy decides per device); ``steps`` must be
+    ``None`` or reachable in the schedule.
 
-def iterates_polar_express(
-    X: torch.Tensor,
-    steps: int,
-    *,
-    dtype: torch.dtype | str | None = None,
-    normalization: str = "frobenius",
-) -> Iterator[torch.Tensor]:
-    """Registry ``iterates`` for ``"polar_express"``."""
-    return iterates_newton_schulz(
-        X, steps, schedule="polar_express", dtype=dtype, normalization=normalization
-    )
+    >>> check_options(dict(schedule="jordan", steps=None, dtype="bfloat16",
+    ...                    normalization="frobenius"))["dtype"]
+    torch.bfloat16
+    """
+    sched = schedules.get(options["schedule"])
+    sched.rows(options["steps"])  # a bad count, or steps past a fixed-length table
+    if options["normalization"] not in NORMALIZATIONS:
+        raise ValueError(
+            f"unknown normalization {options['normalization']!r}; choose one of: "
+            f"{', '.join(NORMALIZATIONS)}"
+        )
+    return {**options, "schedule": sched, "dtype": resolve_dtype(options["dtype"])}
 
 
 register(
@@ -439,10 +376,14 @@ register(
     solve_newton_schulz,
     "odd-polynomial Newton-Schulz iteration driven by any coefficient schedule",
     iterates=iterates_newton_schulz,
+    check=check_options,
 )
+# The same engine with its default schedule declared on the method (any schedule may be given).
 register(
     "polar_express",
-    solve_polar_express,
-    "Newton-Schulz with the Polar Express schedule (arXiv 2505.16932)",
-    iterates=iterates_polar_express,
+    solve_newton_schulz,
+    "Newton-Schulz with the Polar Express schedule by default (arXiv 2505.16932)",
+    iterates=iterates_newton_schulz,
+    defaults={"schedule": "polar_express"},
+    check=check_options,
 )

@@ -13,6 +13,11 @@ dispatcher transposes wide input so every method iterates on the short side):
     Yields the iterates ``X_1, ..., X_steps`` of one run (for precision-vs-
     iteration studies), in O(steps) work.
 
+``check(options) -> options`` (optional)
+    Validates option *values* once and returns them normalised (a schedule name
+    becomes a :class:`~polarlab.schedules.Schedule`, a dtype name a torch dtype);
+    :func:`polarlab.polar.resolve` calls it, so ``solve`` never re-validates.
+
 Methods register themselves with :func:`register` when their module is imported;
 ``polarlab.polar`` imports every built-in method module.
 """
@@ -20,8 +25,9 @@ Methods register themselves with :func:`register` when their module is imported;
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import torch
 
@@ -29,6 +35,7 @@ __all__ = ["PolarMethod", "get", "names", "register"]
 
 Solve = Callable[..., tuple[torch.Tensor, dict]]
 Iterates = Callable[..., Iterator[torch.Tensor]]
+Check = Callable[[dict], dict]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,15 @@ class PolarMethod:
     iterates : callable or None
         ``iterates(X, steps, **options)`` yielding tall iterates, or ``None`` for
         direct (non-iterative) methods.
+    exact : bool
+        The method converges to working (float64) precision; otherwise its
+        accuracy is set by a step count or schedule.
+    defaults : mapping
+        Option defaults declared on the method that override ``solve``'s own
+        (e.g. ``"polar_express"`` is the Newton-Schulz engine with
+        ``schedule="polar_express"``).
+    check : callable or None
+        ``check(options) -> options``: validates and normalises option values.
 
     Examples
     --------
@@ -59,12 +75,40 @@ class PolarMethod:
     solve: Solve
     summary: str
     iterates: Iterates | None = None
+    exact: bool = False
+    defaults: Mapping = field(default_factory=dict)
+    check: Check | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
 
     @property
     def options(self) -> tuple[str, ...]:
         """Keyword options ``solve`` accepts (from its signature)."""
+        return tuple(self.option_defaults())
+
+    def option_defaults(self) -> dict:
+        """Every option with its default: ``solve``'s signature, then :attr:`defaults`.
+
+        >>> get("polar_express").option_defaults()["schedule"]
+        'polar_express'
+        """
         params = list(inspect.signature(self.solve).parameters.values())[1:]
-        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+        found = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+        return {**found, **{k: v for k, v in self.defaults.items() if k in found}}
+
+    def resolve_options(self, options: Mapping) -> dict:
+        """Validate ``options`` once: names, then values; returns every option, normalised.
+
+        This is the only place a polar method's options are validated;
+        :func:`polarlab.polar.resolve` calls it.
+
+        >>> sorted(get("svd").resolve_options({}))
+        ['rank_tol']
+        """
+        self.check_options(dict(options))
+        full = {**self.option_defaults(), **options}
+        return dict(self.check(full)) if self.check is not None else full
 
     def check_options(self, options: dict, *, extra: tuple[str, ...] = ()) -> None:
         """Raise ``ValueError`` naming any option this method does not take."""
@@ -81,9 +125,18 @@ _REGISTRY: dict[str, PolarMethod] = {}
 
 
 def register(
-    name: str, solve: Solve, summary: str, *, iterates: Iterates | None = None
+    name: str,
+    solve: Solve,
+    summary: str,
+    *,
+    iterates: Iterates | None = None,
+    exact: bool = False,
+    defaults: Mapping | None = None,
+    check: Check | None = None,
 ) -> PolarMethod:
     """Register a polar method under ``name`` and return its record.
+
+    See :class:`PolarMethod` for the fields.
 
     Registering an existing name raises ``ValueError``: methods are never
     silently replaced.
@@ -97,7 +150,7 @@ def register(
     """
     if name in _REGISTRY:
         raise ValueError(f"polar method {name!r} is already registered")
-    method = PolarMethod(name, solve, summary, iterates)
+    method = PolarMethod(name, solve, summary, iterates, exact, defaults or {}, check)
     _REGISTRY[name] = method
     return method
 
