@@ -1,9 +1,12 @@
 """Polar-factor methods behind one dispatcher.
 
-``polar(A, method=...)`` validates and converts the input once (``polarlab._arrays``),
-transposes wide input so every method runs on the short side, calls the
-registered method and gives the result back in the caller's form. Method modules
-only register functions; they never convert arrays themselves.
+``resolve(method, **options)`` validates a method and its options once and returns a
+:class:`PolarSolver`, a frozen value that every layer above passes on.
+``polar(A, method=...)`` is ``resolve(method, **options)(A)``: it validates and converts
+the input once (``polarlab._arrays``), transposes wide input so every method runs on
+the short side (:mod:`polarlab.polar.dispatch`), calls the registered method and gives
+the result back in the caller's form. Method modules only register functions; they
+never convert arrays themselves.
 """
 
 from __future__ import annotations

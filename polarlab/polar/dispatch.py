@@ -16,6 +16,7 @@ gives an empty result), and a compute dtype chosen by the one dtype policy
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -31,8 +32,6 @@ __all__ = ["PolarSolver", "resolve"]
 
 
 def _signature_names(fn) -> frozenset[str]:
-    import inspect
-
     return frozenset(
         p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY
     )
@@ -117,7 +116,9 @@ class PolarSolver:
     def in_role(self, role: str) -> PolarSolver:
         """The same solver under another dtype role; no re-validation."""
         if role not in DTYPE_ROLES:
-            raise ValueError(f"unknown dtype role {role!r}; choose one of: {', '.join(DTYPE_ROLES)}")
+            raise ValueError(
+                f"unknown dtype role {role!r}; choose one of: {', '.join(DTYPE_ROLES)}"
+            )
         return self if role == self.role else replace(self, role=role)
 
     def _given(self) -> dict:
@@ -155,9 +156,7 @@ class PolarSolver:
         return (U.mT if wide else U), info
 
     # --- the checked front door -----------------------------------------------------
-    def __call__(
-        self, A, *, out_dtype=None, return_info: bool = False, check_finite: bool = True
-    ):
+    def __call__(self, A, *, out_dtype=None, return_info: bool = False, check_finite: bool = True):
         """Polar factor of ``A``; see :func:`polarlab.polar.polar`."""
         work, kind = as_work(A, check_finite=check_finite)
         if check_finite:
@@ -166,9 +165,7 @@ class PolarSolver:
         U = to_caller(U, kind, out_dtype)
         return (U, info) if return_info else U
 
-    def iterates(
-        self, A, steps: int, *, out_dtype=None, check_finite: bool = True
-    ) -> Iterator:
+    def iterates(self, A, steps: int, *, out_dtype=None, check_finite: bool = True) -> Iterator:
         """Iterates ``X_1, ..., X_steps`` of one run; see :func:`polarlab.polar.polar_iterates`."""
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")

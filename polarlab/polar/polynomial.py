@@ -46,6 +46,7 @@ __all__ = ["NORMALIZATIONS", "newton_schulz"]
 #: ``"one_inf"``: ``s = sqrt(||G||_1 ||G||_inf)``.
 NORMALIZATIONS = ("frobenius", "schatten8", "one_inf")
 
+
 def dtype_name(dtype: torch.dtype) -> str:
     """``torch.bfloat16 -> "bfloat16"`` (for ``info`` dicts)."""
     return str(dtype).removeprefix("torch.")

@@ -76,7 +76,7 @@ class PolarMethod:
     summary: str
     iterates: Iterates | None = None
     exact: bool = False
-    defaults: Mapping = field(default_factory=dict)
+    defaults: Mapping = field(default_factory=dict, compare=False)  # the name identifies
     check: Check | None = None
 
     def __post_init__(self):
