@@ -90,7 +90,6 @@ nitpick_ignore_regex = [
 # __all__, or private); listed one by one so a new broken reference still fails the build.
 nitpick_ignore = [
     ("py:func", "normalize"),
-    ("py:data", "POLAR_EXPRESS_CUSHION"),
     ("py:data", "PRECISION_COLUMNS"),
     ("py:data", "AURORA_COLUMNS"),
     ("py:data", "SIZES"),

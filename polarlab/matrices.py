@@ -194,10 +194,6 @@ def _heavy_tailed(rng, shape, m, n, *, df):
 # --------------------------------------------------------------------------- registry
 
 
-def _at_least(bound: float, *, strict: bool = False) -> Callable[[float], bool]:
-    return (lambda x: x > bound) if strict else (lambda x: x >= bound)
-
-
 @dataclass(frozen=True)
 class _Param:
     """A family parameter: default (possibly depending on (m, n)), validity, and what is allowed."""

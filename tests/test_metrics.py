@@ -378,3 +378,13 @@ def test_inputs_are_not_modified():
         f(X, A)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(A, A0)
+
+
+def test_package_reexports_each_module_name_as_the_same_object():
+    modules = (metrics.precision, metrics.spectrum, metrics.duality, metrics.rows)
+    exported = [name for module in modules for name in module.__all__]
+    assert sorted(exported) == sorted(metrics.__all__)
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(metrics, name) is getattr(module, name)
+    assert metrics.Axis is metrics.rows.Axis  # typing alias, importable as before the split

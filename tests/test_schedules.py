@@ -9,6 +9,7 @@ or an mpmath solve written in this file. None comes from the code under test.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -578,3 +579,24 @@ def test_register_rejects_duplicates_and_bad_schedules():
         Schedule("x", ((1.5, -0.5, 0.0),), beyond="never")
     with pytest.raises(ValueError, match="exceeds the 1 rows of a fixed-length table"):
         Schedule("x", ((1.5, -0.5, 0.0),), beyond="error", default_steps=2)
+
+
+# --- Package layout -----------------------------------------------------------------------
+
+
+def test_package_reexports_each_module_name_as_the_same_object():
+    modules = (schedules.schedule, schedules.generator, schedules.registry)
+    exported = [name for module in modules for name in module.__all__]
+    assert sorted(exported) == sorted(schedules.__all__)
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(schedules, name) is getattr(module, name)
+    # Typing aliases stay importable from the package, as before it was split.
+    assert schedules.Beyond is schedules.schedule.Beyond
+    assert schedules.SafetyMode is schedules.generator.SafetyMode
+
+
+def test_every_builtin_preset_is_written_in_the_presets_module():
+    text = Path(schedules.presets.__file__).read_text()
+    for name in schedules.names():
+        assert f'"{name}"' in text, name

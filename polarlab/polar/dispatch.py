@@ -11,7 +11,7 @@ re-validates or re-forwards keywords.
 ``solve`` only ever sees a tall work tensor (``m >= n``; wide input is
 transposed and the result transposed back), never an empty one (an empty input
 gives an empty result), and a compute dtype chosen by the one dtype policy
-(:func:`polarlab._arrays.compute_dtype`).
+(``polarlab._arrays.compute_dtype``, the table in ``docs/design/layout.md``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class PolarSolver:
         dtype or ``None``). Read them as the mapping :attr:`options`.
     role : {"polar", "optimizer", "scaling", "exact"}
         The dtype role used when the ``dtype`` option is ``None``
-        (:func:`polarlab._arrays.compute_dtype`); optimizers use ``"optimizer"``.
+        (``polarlab._arrays.compute_dtype``, the table in ``docs/design/layout.md``);
+        optimizers use ``"optimizer"``.
 
     Examples
     --------
