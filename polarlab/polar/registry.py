@@ -31,6 +31,8 @@ from types import MappingProxyType
 
 import torch
 
+from polarlab._registry import Registry
+
 __all__ = ["PolarMethod", "get", "names", "register"]
 
 Solve = Callable[..., tuple[torch.Tensor, dict]]
@@ -121,7 +123,7 @@ class PolarMethod:
             )
 
 
-_REGISTRY: dict[str, PolarMethod] = {}
+_REGISTRY: Registry[PolarMethod] = Registry("polar method", short="method")
 
 
 def register(
@@ -148,11 +150,8 @@ def register(
     ...
     ValueError: polar method 'svd' is already registered
     """
-    if name in _REGISTRY:
-        raise ValueError(f"polar method {name!r} is already registered")
     method = PolarMethod(name, solve, summary, iterates, exact, defaults or {}, check)
-    _REGISTRY[name] = method
-    return method
+    return _REGISTRY.add(name, method)
 
 
 def get(name: str) -> PolarMethod:
@@ -161,9 +160,7 @@ def get(name: str) -> PolarMethod:
     >>> get("svd").name
     'svd'
     """
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(names())}")
-    return _REGISTRY[name]
+    return _REGISTRY.get(name)
 
 
 def names() -> list[str]:
@@ -172,4 +169,4 @@ def names() -> list[str]:
     >>> "svd" in names()
     True
     """
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+from polarlab._registry import Registry
 from polarlab.schedules.schedule import Schedule
 
 __all__ = ["get", "names", "register"]
 
-_REGISTRY: dict[str, Schedule] = {}
+_REGISTRY: Registry[Schedule] = Registry("schedule")
 
 
 def register(schedule: Schedule) -> Schedule:
@@ -26,10 +27,7 @@ def register(schedule: Schedule) -> Schedule:
     """
     if not isinstance(schedule, Schedule):
         raise ValueError(f"register expects a Schedule, got {type(schedule).__name__}")
-    if schedule.name in _REGISTRY:
-        raise ValueError(f"schedule {schedule.name!r} is already registered")
-    _REGISTRY[schedule.name] = schedule
-    return schedule
+    return _REGISTRY.add(schedule.name, schedule)
 
 
 def get(name: str | Schedule) -> Schedule:
@@ -42,9 +40,7 @@ def get(name: str | Schedule) -> Schedule:
     """
     if isinstance(name, Schedule):
         return name
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"unknown schedule {name!r}; choose one of: {', '.join(names())}")
-    return _REGISTRY[name]
+    return _REGISTRY.get(name)
 
 
 def names() -> list[str]:
@@ -53,4 +49,4 @@ def names() -> list[str]:
     >>> "polar_express" in names()
     True
     """
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
