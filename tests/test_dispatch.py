@@ -18,23 +18,9 @@ import polarlab
 import polarlab.optim
 from polarlab import schedules
 from polarlab._arrays import compute_dtype
-from polarlab.polar import PolarSolver, registry, resolve
+from polarlab.polar import PolarSolver, resolve
 from polarlab.polar.gram import gram_newton_schulz
 from polarlab.polar.polynomial import newton_schulz
-
-
-@pytest.fixture
-def validations(monkeypatch):
-    """Count calls of the one place polar options are validated."""
-    calls = []
-    original = registry.PolarMethod.resolve_options
-
-    def counting(self, options):
-        calls.append(self.name)
-        return original(self, options)
-
-    monkeypatch.setattr(registry.PolarMethod, "resolve_options", counting)
-    return calls
 
 
 def _matrix(m=12, n=5, seed=0):

@@ -1,0 +1,261 @@
+r"""Aurora: ``polar(D G)`` with a row scaling ``D`` that balances the rows, and MuonEq-R.
+
+An approximation of the Frobenius projection onto the balanced Stiefel manifold
+``{U : U^T U = I_n, ||U_i||^2 = n/m}`` of a tall ``G`` (Dewulf, Pai, Yang, Zhang,
+Keigwin, arXiv 2606.27715; code tilde-research/aurora-release), in the released
+code's preconditioned form and the paper's alternating form (:data:`FORMS`), with
+the released variants' rules for wide input (:data:`WIDE_RULES`). MuonEq-R
+(arXiv 2603.28254) is its one-iteration case.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from polarlab._arrays import as_work, to_caller
+from polarlab.manifolds._common import (
+    check_beta,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    row_sq,
+    scaling_dtype,
+)
+from polarlab.polar import PolarSolver, resolve
+
+__all__ = ["FORMS", "WIDE_RULES", "muoneq_r", "project_balanced_stiefel"]
+
+#: How :func:`project_balanced_stiefel` treats wide input (``m < n``):
+#: ``"transpose"`` balances the long axis (the columns), as aurora-release v1 and
+#: the microsoft/dion port do; ``"polar"`` returns the plain polar factor, as
+#: aurora-release v2 does ("an optimizer for tall matrix parameters").
+WIDE_RULES = ("transpose", "polar")
+Wide = Literal["transpose", "polar"]
+
+#: Aurora variants: the released code form and the paper's alternating form.
+FORMS = ("preconditioned", "alternating")
+
+
+def long_axis(work: torch.Tensor, wide: str) -> bool | None:
+    """Which orientation a balanced projection works in, by the axis rule.
+
+    ``None`` when the answer is the plain polar factor (square input, wide input
+    under ``wide="polar"``, empty input); otherwise whether to transpose so
+    that the long axis comes first.
+    """
+    m, n = work.shape[-2:]
+    if m == n or (m < n and wide == "polar") or work.numel() == 0:
+        return None
+    return m < n
+
+
+def _aurora_preconditioned(
+    G: torch.Tensor, iters: int, beta: float, eps: float, solver: PolarSolver
+) -> torch.Tensor:
+    """Aurora's code form on a tall work tensor: ``U = polar(diag(d) G)``.
+
+    ``d_0 = 1 / max(||G_i||, eps)``; after each of the first ``iters - 1`` polar
+    calls ``d_i <- d_i (tau / max(||U_i||^2, eps^2))^beta`` with ``tau = n/m``.
+    Straight-line code: no host synchronisation, no data-dependent branch.
+    """
+    m, n = G.shape[-2:]
+    tau = n / m
+    g_norm = torch.linalg.vector_norm(G, dim=-1, keepdim=True)
+    d = 1.0 / g_norm.clamp(min=eps)
+    for k in range(iters):
+        U, _ = solver.apply(d * G)
+        if k < iters - 1:
+            factor = (tau / row_sq(U.to(G.dtype)).clamp(min=eps * eps)) ** beta
+            # A zero row of G stays zero whatever d_i is, so d_i is kept rather
+            # than grown by (tau/eps^2)^beta per step (the released code
+            # overflows there to inf * 0 = NaN).
+            d = d * torch.where(g_norm > 0, factor, 1.0)
+    return U
+
+
+def _aurora_alternating(
+    G: torch.Tensor, iters: int, beta: float, eps: float, solver: PolarSolver
+) -> torch.Tensor:
+    """Aurora's alternating form (Dewulf et al., arXiv 2606.27715, Algorithm 3, as
+    transcribed by a third party).
+
+    ``X_0 = G / ||G||_F``, ``D_{-1} = I``; ``D_k = D_{k-1}^beta diag(||X_{k,i}||)^(1-beta)``,
+    ``X_{k+1} = polar(sqrt(n/m) D_k^{-1} X_k)``.
+    """
+    m, n = G.shape[-2:]
+    X = G / torch.linalg.vector_norm(G, dim=(-2, -1), keepdim=True).clamp(min=eps)
+    D = torch.ones_like(X[..., :1])
+    for _ in range(iters):
+        D = D**beta * torch.linalg.vector_norm(X, dim=-1, keepdim=True) ** (1.0 - beta)
+        X, _ = solver.apply(math.sqrt(n / m) * X / D.clamp(min=eps))
+        X = X.to(G.dtype)
+    return X
+
+
+def project_balanced_stiefel(
+    G,
+    iters: int = 2,
+    beta: float = 0.5,
+    method: str | PolarSolver = "svd",
+    *,
+    form: str = "preconditioned",
+    wide: Wide = "transpose",
+    eps: float = 1e-7,
+    check_finite: bool = True,
+    **polar_options,
+):
+    r"""Aurora: a semi-orthogonal matrix with (nearly) uniform rows, ``polar(D G)``.
+
+    Approximates the projection onto the balanced Stiefel manifold
+    ``{U : U^T U = I_n, ||U_i||^2 = n/m}`` of a tall ``G`` (m > n) by a polar
+    factor of a row-scaled ``G`` (Dewulf et al., arXiv 2606.27715; code
+    tilde-research/aurora-release):
+
+    ``form="preconditioned"`` (the released code, default)
+        ``d_i = 1/max(||G_i||, eps)``; repeat ``iters`` times:
+        ``U = polar(diag(d) G)``, then (except after the last call)
+        ``d_i <- d_i (tau / max(||U_i||^2, eps^2))^beta`` with ``tau = n/m``.
+        ``D`` converges to the radial-isotropic scaling of the rows of ``G``
+        (Barthe 1998; Forster 2002), where every ``||U_i||^2 = n/m``.
+        ``beta = 0.5`` is an undamped square-root (Newton-like) step;
+        smaller ``beta`` damps the odd/even oscillation of ``D``. The output is
+        invariant to positive row scalings of ``G`` (``d_0`` absorbs them), up to
+        the ``eps`` clamps. ``iters=1`` is MuonEq-R (:func:`muoneq_r`).
+    ``form="alternating"`` (the paper's Algorithm 3, as transcribed by a third party)
+        ``X_0 = G/||G||_F``; ``D_k = D_{k-1}^beta diag(||X_{k,i}||)^(1-beta)``,
+        ``X_{k+1} = polar(sqrt(n/m) D_k^{-1} X_k)``; returns ``X_iters``. It
+        re-normalises the current iterate instead of preconditioning ``G``; its
+        rows are less uniform than the code form's at equal ``iters``, and it is
+        not row-scale invariant.
+
+    Neither form is the nearest point of the manifold nor the maximiser of
+    ``<G, U>`` (see :func:`~polarlab.manifolds.balanced_stiefel_exact`).
+
+    **Axis rule.** The long axis is balanced. Square input returns exactly
+    ``project_stiefel(G, method, ...)`` (bit for bit: on a square matrix the row
+    loop would give ``polar(D_0 G) != polar(G)`` while every row of ``polar(G)``
+    already has unit norm). Wide input (``m < n``) follows ``wide``:
+
+    - ``"transpose"`` (default): balance the columns, ``P(G) = P(G^T)^T``, so the
+      columns get squared norm ``m/n`` (aurora-release v1, microsoft/dion's port).
+      This keeps the projection equivariant under transposition, like ``polar``.
+    - ``"polar"``: wide input gives the plain polar factor (aurora-release v2,
+      which is "an optimizer for tall matrix parameters").
+
+    **Zero and rank-deficient input.** An exactly-zero row of ``G`` stays zero
+    for every ``D`` and the other ``m - k`` rows balance to squared norm
+    ``n/(m - k)``; rows at small but non-zero scale are revived. ("Zero" is exact
+    for polynomial methods and up to round-off for ``"svd"``.) ``d_i`` is not
+    updated for zero rows of ``G`` (the released code lets it grow by
+    ``(tau/eps^2)^beta`` per step until ``inf * 0 = NaN``). For
+    rank ``r < n`` the result is whatever the method returns for ``polar(DG)``
+    (the rank-``r`` partial isometry for ``"svd"``); its rows cannot be balanced.
+
+    **Hot path.** With ``check_finite=False`` and ``form="preconditioned"`` the
+    torch path has no host synchronisation and no data-dependent Python branch;
+    it compiles with ``torch.compile(fullgraph=True)`` when the polar method does.
+
+    Parameters
+    ----------
+    G : numpy.ndarray or torch.Tensor, shape (..., m, n)
+        Any batch shape; the last two dimensions are the matrix.
+    iters : int
+        Number of polar calls ``K >= 1`` (default 2, as released).
+    beta : float
+        Damping exponent in (0, 1] (default 0.5, as released).
+    method : str or PolarSolver
+        Registered polar method (default ``"svd"``, exact; optimizers pass their
+        own) or a solver from :func:`polarlab.polar.resolve`, validated once and
+        used for every polar call.
+    form : {"preconditioned", "alternating"}
+    wide : {"transpose", "polar"}
+        Wide-input rule, see above.
+    eps : float
+        Row-norm clamp (default 1e-7, as released).
+    check_finite : bool
+        Raise ``ValueError`` on NaN/inf input (reads the data: a host
+        synchronisation on CUDA). Optimizer paths pass False.
+    **polar_options
+        Options of the polar method (e.g. a Newton-Schulz schedule or dtype).
+
+    Returns
+    -------
+    U : same kind, shape, device and dtype as ``G``
+        Row scalings are computed in float32 at least; the polar factor in
+        whatever precision the method uses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> G = np.random.default_rng(0).standard_normal((64, 8)) * np.geomspace(0.1, 10, 64)[:, None]
+    >>> U = project_balanced_stiefel(G, iters=8)
+    >>> bool(np.allclose(U.T @ U, np.eye(8)))
+    True
+    >>> bool(np.allclose((U**2).sum(1), 8 / 64, rtol=1e-3))
+    True
+    """
+    check_positive_int(iters, "iters")
+    check_beta(beta)
+    check_positive(eps, "eps")
+    check_choice(form, "form", FORMS)
+    check_choice(wide, "wide", WIDE_RULES)
+    solver = resolve(method, **polar_options)
+    work, kind = as_work(G, name="G", check_finite=check_finite)
+    flip = long_axis(work, wide)
+    if flip is None:
+        return solver(G, check_finite=check_finite)
+    X = work.mT if flip else work
+    X = X.to(scaling_dtype(X))
+    engine = _aurora_preconditioned if form == "preconditioned" else _aurora_alternating
+    U = engine(X, iters, beta, eps, solver)
+    return to_caller(U.mT if flip else U, kind)
+
+
+def muoneq_r(
+    G,
+    method: str | PolarSolver = "svd",
+    *,
+    eps: float = 1e-7,
+    check_finite: bool = True,
+    **polar_options,
+):
+    r"""MuonEq-R: equilibrate the rows, then take the polar factor.
+
+    ``U = polar(diag(d) G)`` with ``d_i = 1/max(||G_i||, eps)`` (MuonEq,
+    arXiv 2603.28254, row variant). This is Aurora's code form with one
+    iteration on tall input; here it is applied to any shape as written (no
+    square or wide rule).
+
+    Parameters
+    ----------
+    G : numpy.ndarray or torch.Tensor, shape (..., m, n)
+    method : str or PolarSolver
+        Registered polar method (default ``"svd"``) or a resolved solver.
+    eps : float
+        Row-norm clamp (default 1e-7, as in aurora-release).
+    check_finite : bool
+    **polar_options
+        Options of the polar method.
+
+    Returns
+    -------
+    same kind, shape, device and dtype as ``G``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> G = np.random.default_rng(0).standard_normal((9, 3))
+    >>> U = muoneq_r(G * np.arange(1, 10)[:, None])
+    >>> bool(np.allclose(U, muoneq_r(G)))
+    True
+    """
+    check_positive(eps, "eps")
+    solver = resolve(method, **polar_options)
+    work, kind = as_work(G, name="G", check_finite=check_finite)
+    X = work.to(scaling_dtype(work))
+    X = X / torch.linalg.vector_norm(X, dim=-1, keepdim=True).clamp(min=eps)
+    U, _ = solver.apply(X)
+    return to_caller(U, kind)

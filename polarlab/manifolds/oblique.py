@@ -1,0 +1,90 @@
+r"""The row-oblique manifold ``{U : ||U_i|| = rho for every row i}``: projection and tangents.
+
+Its Frobenius projection is the row normalisation ``P(X)_i = rho X_i / ||X_i||``;
+pymanopt's ``Oblique`` is the same manifold on columns (Absil, Mahony &
+Sepulchre, *Optimization Algorithms on Matrix Manifolds*, 2008).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from polarlab._arrays import as_work, to_caller
+from polarlab.manifolds._common import check_positive, check_same_shape, row_sq
+
+__all__ = ["project_row_oblique", "tangent_row_oblique"]
+
+
+def project_row_oblique(X, radius: float = 1.0, *, eps: float | None = None):
+    r"""Scale every row to Euclidean norm ``radius`` (projection onto the row-oblique manifold).
+
+    ``P(X)_i = radius * X_i / max(||X_i||, eps)``: the nearest point to ``X`` in the
+    Frobenius norm with all rows of norm ``radius``, for every row with
+    ``||X_i|| >= eps``. A row with ``||X_i|| < eps`` is only scaled by
+    ``radius / eps``; in particular **an exactly-zero row stays zero** (it has no
+    direction to project onto). Note pymanopt's ``Oblique`` normalises columns.
+
+    Parameters
+    ----------
+    X : numpy.ndarray or torch.Tensor, shape (..., m, n)
+    radius : float
+        Target row norm ``rho > 0``.
+    eps : float, optional
+        Clamp on the row norm; default the smallest normal number of the dtype,
+        so every non-zero row is normalised.
+
+    Returns
+    -------
+    same kind, shape, device and dtype as ``X``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[3.0, 4.0], [0.0, 0.0], [0.0, -2.0]])
+    >>> project_row_oblique(X, radius=2.0)
+    array([[ 1.2,  1.6],
+           [ 0. ,  0. ],
+           [ 0. , -2. ]])
+    """
+    check_positive(radius, "radius")
+    work, kind = as_work(X, name="X")
+    if eps is None:
+        eps = torch.finfo(work.dtype).tiny
+    check_positive(eps, "eps")
+    norms = torch.linalg.vector_norm(work, dim=-1, keepdim=True)
+    return to_caller(work * (radius / norms.clamp(min=eps)), kind)
+
+
+def tangent_row_oblique(X, V):
+    r"""Project ``V`` onto the tangent space of the row-oblique manifold at ``X``.
+
+    ``P_X(V)_i = V_i - (<V_i, X_i> / ||X_i||^2) X_i``, so that every row of the
+    result is orthogonal to the matching row of ``X``. The radius does not enter.
+    Zero rows of ``X`` (not on the manifold) leave the row of ``V`` unchanged.
+
+    Parameters
+    ----------
+    X : numpy.ndarray or torch.Tensor, shape (..., m, n)
+        Point on (or scaled onto) the row-oblique manifold.
+    V : same kind as ``X``, shape (..., m, n)
+        Ambient direction.
+
+    Returns
+    -------
+    same kind, shape, device and dtype as ``V``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, V = rng.standard_normal((2, 5, 3))
+    >>> T = tangent_row_oblique(X, V)
+    >>> bool(np.allclose((T * X).sum(axis=1), 0.0))
+    True
+    """
+    Xw, _ = as_work(X, name="X")
+    Vw, kind = as_work(V, name="V")
+    check_same_shape(Xw, Vw)
+    sq = row_sq(Xw)
+    coef = (Vw * Xw).sum(dim=-1, keepdim=True) / torch.where(sq > 0, sq, 1.0)
+    return to_caller(Vw - coef * Xw, kind)
