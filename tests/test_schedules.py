@@ -600,3 +600,19 @@ def test_every_builtin_preset_is_written_in_the_presets_module():
     text = Path(schedules.presets.__file__).read_text()
     for name in schedules.names():
         assert f'"{name}"' in text, name
+
+
+@pytest.mark.parametrize("name", [n for n in schedules.names() if schedules.get(n).published])
+def test_generated_rows_agree_with_the_printed_rows_they_carry(name):
+    """Each generated preset's rows match the rows its source prints, to the printed digits.
+
+    Tolerance: one unit of the last printed decimal (sources do not round consistently:
+    Polar Express row 1 prints 8.2051 for 8.20516), or 1e-12 relative at full precision.
+    """
+    s = schedules.get(name)
+    got = np.array(s.coefficients[: len(s.published)])
+    want = np.array(s.published)
+    if s.published_decimals is None:
+        assert _relerr(got, want).max() < 1e-12
+    else:
+        assert np.abs(got - want).max() <= 10.0**-s.published_decimals + 1e-12

@@ -16,9 +16,10 @@ Two kinds of entry:
   setting (interval, steps, safety factor and where it is applied, cushion,
   rounding) that reproduces the published rows, recorded in the schedule's
   ``generator`` field; :func:`~polarlab.schedules.optimal_composition` builds the
-  rows from it. The published digits are checked against these rows in
-  ``tests/test_schedules.py``. Generating rather than typing keeps every row at
-  full float64 accuracy and makes the difference between variants (safety
+  rows from it. The rows as the source prints them stand beside it in the
+  ``published`` field (so grepping this file for a published coefficient finds
+  it), and ``tests/test_schedules.py`` checks the generated rows against them.
+  Generating rather than typing keeps every row at full float64 accuracy and makes the difference between variants (safety
   inside or post hoc, cushion, input factor) explicit.
 """
 
@@ -183,69 +184,109 @@ register(
             "1-7 divided by (1.01, 1.01^3, 1.01^5), row 8 (NS5) unchanged and repeated",
         ),
         default_steps=5,  # the paper's runs use 5 steps ("PE"); 8 steps is "PE-8"
+        # As printed to 4 decimals by NVIDIA emerging-optimizers and aurora-release v1
+        # (8.2051 for 8.20516: that source truncates there).
+        published=(
+            (8.2051, -22.9019, 16.4607),
+            (4.0664, -2.8612, 0.5184),
+            (3.9096, -2.8234, 0.5250),
+            (3.2856, -2.4153, 0.4853),
+            (2.2779, -1.6198, 0.3985),
+            (1.8726, -1.2307, 0.3585),
+            (1.8564, -1.2132, 0.3568),
+            (1.875, -1.25, 0.375),
+        ),
+        published_decimals=4,
     )
 )
 register(
-    optimal_composition(
-        1e-3,
-        5,
-        safety=0.02,
-        cushion=0.02,
-        safety_mode="inside",
-        name="polar_express_modded",
-        input_factor=1.02,
-        # dion's optimizers pass eps=1e-8; its polar_express function defaults to 1e-6.
-        eps=1e-8,
-        beyond="error",
-        dtype="bfloat16",
-        source="modded-nanogpt polar_express; microsoft/dion polar_express (dion's default "
-        "polar): 'num_iters=5, safety_factor=2e-2, cushion=2', last row without safety",
+    replace(
+        optimal_composition(
+            1e-3,
+            5,
+            safety=0.02,
+            cushion=0.02,
+            safety_mode="inside",
+            name="polar_express_modded",
+            input_factor=1.02,
+            # dion's optimizers pass eps=1e-8; its polar_express function defaults to 1e-6.
+            eps=1e-8,
+            beyond="error",
+            dtype="bfloat16",
+            source="modded-nanogpt polar_express; microsoft/dion polar_express (dion's "
+            "default polar): 'num_iters=5, safety_factor=2e-2, cushion=2', last row without "
+            "safety",
+        ),
+        published=(
+            (8.156554524902461, -22.48329292557795, 15.878769915207462),
+            (4.042929935166739, -2.808917465908714, 0.5000178451051316),
+            (3.8916678022926607, -2.772484153217685, 0.5060648178503393),
+            (3.285753657755655, -2.3681294933425376, 0.46449024233003106),
+            (2.3465413258596377, -1.7097828382687081, 0.42323551169305323),
+        ),
     )
 )
 register(
-    optimal_composition(
-        1e-3,
-        10,
-        safety=0.01,
-        cushion=0.02,
-        safety_mode="inside",
-        name="polar_express_amsel",
-        input_factor=1.0,  # pytorch-optimizer's default
-        eps=1e-7,
-        beyond="repeat_last",
-        source="NoahAmsel/PolarExpress coeffs_list (l=1e-3, 10 steps, safety 0.01, cushion "
-        "0.02); pytorch-optimizer polar_express (repeats the last row)",
+    replace(
+        optimal_composition(
+            1e-3,
+            10,
+            safety=0.01,
+            cushion=0.02,
+            safety_mode="inside",
+            name="polar_express_amsel",
+            input_factor=1.0,  # pytorch-optimizer's default
+            eps=1e-7,
+            beyond="repeat_last",
+            source="NoahAmsel/PolarExpress coeffs_list (l=1e-3, 10 steps, safety 0.01, "
+            "cushion 0.02); pytorch-optimizer polar_express (repeats the last row)",
+        ),
+        published=((8.237312490495555, -23.157747414558184, 16.6805684114459),),
     )
 )
 register(
-    optimal_composition(
-        1e-3,
-        5,
-        safety=0.05,
-        cushion=POLAR_EXPRESS_CUSHION,
-        safety_mode="posthoc",
-        safety_last=True,
-        name="gram_ns",
-        input_factor=1.0,
-        eps=1e-7,
-        beyond="error",
-        dtype="float16",
-        source="gram-newton-schulz (Dao-AILab) POLAR_EXPRESS_COEFFICIENTS: Polar Express "
-        "design rows 1-5, each divided by (1.05, 1.05^3, 1.05^5), the last included; "
-        "normalised in float32, iterated in float16",
+    replace(
+        optimal_composition(
+            1e-3,
+            5,
+            safety=0.05,
+            cushion=POLAR_EXPRESS_CUSHION,
+            safety_mode="posthoc",
+            safety_last=True,
+            name="gram_ns",
+            input_factor=1.0,
+            eps=1e-7,
+            beyond="error",
+            dtype="float16",
+            source="gram-newton-schulz (Dao-AILab) POLAR_EXPRESS_COEFFICIENTS: Polar Express "
+            "design rows 1-5, each divided by (1.05, 1.05^3, 1.05^5), the last included; "
+            "normalised in float32, iterated in float16",
+        ),
+        published=((7.8925828744, -20.3830139459, 13.5553061494),),
+        published_decimals=10,
     )
 )
 register(
-    optimal_composition(
-        1e-3,
-        5,
-        decimals=4,
-        name="cans_5",
-        input_factor=1.0,
-        eps=1e-15,  # emerging-optimizers' Newton-Schulz default
-        beyond="error",
-        source="NVIDIA emerging-optimizers 'CANS' 5-step table: the pure greedy minimax "
-        "quintic composition on [1e-3, 1] (no cushion, no safety), published to 4 "
-        "decimals. Unsafe in bfloat16",
+    replace(
+        optimal_composition(
+            1e-3,
+            5,
+            decimals=4,
+            name="cans_5",
+            input_factor=1.0,
+            eps=1e-15,  # emerging-optimizers' Newton-Schulz default
+            beyond="error",
+            source="NVIDIA emerging-optimizers 'CANS' 5-step table: the pure greedy minimax "
+            "quintic composition on [1e-3, 1] (no cushion, no safety), published to 4 "
+            "decimals. Unsafe in bfloat16",
+        ),
+        published=(
+            (8.4703, -25.1081, 18.6293),
+            (4.1828, -3.1087, 0.5806),
+            (3.9619, -2.9541, 0.5630),
+            (3.2866, -2.4647, 0.5074),
+            (2.2737, -1.6447, 0.4162),
+        ),
+        published_decimals=4,
     )
 )

@@ -88,6 +88,12 @@ class Schedule:
         Where the table comes from (paper, arXiv id, repository and file).
     generator : mapping or None
         ``optimal_composition`` parameters that regenerate the table, if any.
+    published : tuple of (a, b, c) or None
+        For a generated table: its first rows exactly as the source prints them
+        (provenance; the generated rows agree with them to within one unit of the
+        last printed digit, checked in ``tests/test_schedules.py``).
+    published_decimals : int or None
+        Decimals the source prints (``None``: full float64 digits).
 
     Examples
     --------
@@ -105,6 +111,8 @@ class Schedule:
     dtype: str | None = None
     source: str = ""
     generator: Mapping | None = field(default=None, compare=False)
+    published: tuple[tuple[float, float, float], ...] | None = field(default=None, compare=False)
+    published_decimals: int | None = field(default=None, compare=False)
 
     def __post_init__(self):
         rows = tuple(tuple(float(v) for v in row) for row in self.coefficients)
