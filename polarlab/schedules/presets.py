@@ -19,8 +19,9 @@ Two kinds of entry:
   rows from it. The rows as the source prints them stand beside it in the
   ``published`` field (so grepping this file for a published coefficient finds
   it), and ``tests/test_schedules.py`` checks the generated rows against them.
-  Generating rather than typing keeps every row at full float64 accuracy and makes the difference between variants (safety
-  inside or post hoc, cushion, input factor) explicit.
+  Generating rather than typing keeps every row at full float64 accuracy and
+  makes the difference between variants (safety inside or post hoc, cushion,
+  input factor) explicit.
 """
 
 from __future__ import annotations
