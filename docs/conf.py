@@ -95,7 +95,6 @@ nitpick_ignore = [
     ("py:data", "SIZES"),
     ("py:data", "CLAIMS"),
     ("py:func", "precision_cases"),
-    ("py:class", "polarlab.studies.aurora._Context"),
     ("py:func", "positive_qr"),
     ("py:func", "aurora_direction"),
     ("py:attr", "algorithm"),

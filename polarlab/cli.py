@@ -6,11 +6,16 @@ Subcommands::
     polarlab aurora      checks of the published claims about Aurora's projection
     polarlab report      both studies at a small size, in one report directory
 
-Settings are layered: the ``--quick`` (default) or ``--full`` preset, then a
+Settings are layered: the ``--quick`` (default) or ``--full`` preset (the library's
+sweeps, :data:`polarlab.studies.precision_study.SWEEPS` and the Aurora sizes), then a
 ``--config`` file (JSON, or TOML on Python >= 3.11; keys are option names, flat
-or in a ``[precision]`` / ``[aurora]`` table), then the flags given. Errors are
-one line on stderr with exit code 2 (``--debug`` shows the traceback); Ctrl-C
-keeps the finished cases on disk (exit code 130) and ``--resume`` skips them.
+or in a ``[precision]`` / ``[aurora]`` table; a ``method_options`` table holds
+options of the polar method), then the flags given on the command line, which
+always win. ``--method-option KEY=VALUE`` (repeatable) sets any option of the polar
+method; the method is resolved once (:func:`polarlab.polar.resolve`) and the
+solver handed to the study. Errors are one line on stderr with exit code 2
+(``--debug`` shows the traceback); Ctrl-C keeps the finished cases on disk (exit
+code 130) and ``--resume`` skips them.
 """
 
 from __future__ import annotations
@@ -22,53 +27,22 @@ import shutil
 import sys
 from pathlib import Path
 
+from polarlab._deprecation import moved_names
+
 __all__ = ["build_parser", "main"]
 
-# Preset sweeps. "quick" keeps `polarlab report` near a minute on two CPU cores.
-PRESETS: dict[str, dict[str, dict]] = {
-    "quick": {
-        "precision": dict(
-            methods=["newton_schulz"],
-            schedules=["polar_express", "simple_quintic", "jordan"],
-            dtype=["float32", "bfloat16"],
-            families=["gaussian", "logspaced", "low_rank_noise"],
-            shapes=["64x256"],
-            steps=10,
-        ),
-        "aurora": dict(method="svd", dtype=None, size="quick", claims=None),
-    },
-    "full": {
-        "precision": dict(
-            methods=["newton_schulz", "qdwh", "newton"],
-            schedules=[
-                "polar_express",
-                "polar_express_modded",
-                "simple_quintic",
-                "jordan",
-                "you_5",
-                "cans_5",
-                "pade_quintic",
-                "newton_schulz_cubic",
-            ],
-            dtype=["float64", "float32", "float16", "bfloat16"],
-            families=[
-                "gaussian",
-                "logspaced",
-                "power_law",
-                "spike_flat",
-                "rank_deficient",
-                "low_rank_noise",
-                "row_lognormal",
-                "heavy_tailed",
-            ],
-            shapes=["128x512", "256x256"],
-            steps=16,
-        ),
-        "aurora": dict(method="svd", dtype=None, size="full", claims=None),
-    },
+# What each study reads from the settings (command-line flags and config keys); the
+# presets themselves come from the library (precision_study.SWEEPS, claims.SIZES).
+_STUDY_KEYS = {
+    "precision": ("methods", "schedules", "dtype", "families", "shapes", "steps"),
+    "aurora": ("method", "dtype", "size", "claims"),
 }
-
+_COMMON_KEYS = ("seed", "device", "out", "method_options")
 _LISTS = ("methods", "schedules", "dtype", "families", "shapes", "claims")
+
+
+# format_table moved to the studies' one table renderer.
+__getattr__ = moved_names(__name__, {"format_table": "polarlab.studies.tables"})
 
 
 class UsageError(ValueError):
@@ -79,22 +53,62 @@ def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _option_value(text: str):
+    """A method option's value from text: None, bool, int, float, a tuple ``a,b``, or str.
+
+    >>> [_option_value(t) for t in ("none", "True", "3", "1e-3", "2,4", "schatten8")]
+    [None, True, 3, 0.001, (2, 4), 'schatten8']
+    """
+    text = text.strip()
+    if "," in text:
+        return tuple(_option_value(item) for item in text.split(",") if item.strip())
+    if text.lower() in ("none", "null"):
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _list_flag(parser, flag: str, help: str) -> None:
+    """A comma-separated list option (a parser or an argument group's)."""
+    parser.add_argument(flag, type=_csv_list, metavar="LIST", default=argparse.SUPPRESS, help=help)
+
+
+def _method_option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip().replace("-", "_"), _option_value(value)
+
+
 def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
+    # Settings that a config file may also give default to SUPPRESS: a flag is in the
+    # parsed namespace only when given, so a given flag always beats the config file.
+    unset = argparse.SUPPRESS
     group = parser.add_argument_group("common options")
     group.add_argument(
-        "--out",
-        metavar="DIR",
-        default=default_out,
-        help=f"output directory (default: {default_out})",
+        "--out", metavar="DIR", default=unset, help=f"output directory (default: {default_out})"
     )
-    group.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     group.add_argument(
-        "--dtype",
-        type=_csv_list,
-        metavar="LIST",
-        help="compute dtype(s): float64,float32,float16,bfloat16",
+        "--device", default=unset, help="torch device, e.g. cpu or cuda:0 (default cpu)"
     )
-    group.add_argument("--seed", type=int, default=0, help="seed of every matrix (default 0)")
+    _list_flag(group, "--dtype", "compute dtype(s): float64,float32,float16,bfloat16")
+    group.add_argument("--seed", type=int, default=unset, help="seed of every matrix (default 0)")
+    group.add_argument(
+        "--method-option",
+        dest="method_options",
+        type=_method_option,
+        action="append",
+        metavar="KEY=VALUE",
+        default=unset,
+        help="an option of the polar method, e.g. normalization=schatten8 or restarts=2,4 "
+        "(repeatable; values read as int, float, true/false, none, a comma tuple or text)",
+    )
     size = group.add_mutually_exclusive_group()
     size.add_argument(
         "--quick", dest="preset", action="store_const", const="quick", help="small sweep (default)"
@@ -124,7 +138,7 @@ def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
     group.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
-    parser.set_defaults(preset="quick")
+    parser.set_defaults(preset="quick", default_out=default_out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,26 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
         "exact-arithmetic scalar bound and the input-cast floor.",
     )
     _common(p, "polarlab-precision")
-    p.add_argument(
-        "--methods",
-        type=_csv_list,
-        metavar="LIST",
-        help="polar methods, comma-separated (a wrong name lists the valid ones)",
-    )
-    p.add_argument(
+    _list_flag(p, "--methods", "polar methods, comma-separated (a wrong name lists the valid ones)")
+    _list_flag(
+        p,
         "--schedules",
-        type=_csv_list,
-        metavar="LIST",
-        help="coefficient schedules, comma-separated (a wrong name lists the valid ones)",
+        "coefficient schedules, comma-separated (a wrong name lists the valid ones)",
     )
-    p.add_argument(
-        "--families",
-        type=_csv_list,
-        metavar="LIST",
-        help="matrix families, comma-separated (a wrong name lists the valid ones)",
+    _list_flag(
+        p, "--families", "matrix families, comma-separated (a wrong name lists the valid ones)"
     )
-    p.add_argument("--shapes", type=_csv_list, metavar="LIST", help="shapes, e.g. 64x256,128x128")
-    p.add_argument("--steps", type=int, help="iterates per run")
+    _list_flag(p, "--shapes", "shapes, e.g. 64x256,128x128")
+    p.add_argument("--steps", type=int, default=argparse.SUPPRESS, help="iterates per run")
 
     a = sub.add_parser(
         "aurora",
@@ -179,17 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
         "setting, measured figure and verdict.",
     )
     _common(a, "polarlab-aurora")
-    a.add_argument("--method", help="base polar method of the projections (default svd)")
     a.add_argument(
-        "--claims", type=_csv_list, metavar="LIST", help="claim ids to run (default all)"
+        "--method",
+        default=argparse.SUPPRESS,
+        help="base polar method of the projections (default svd)",
     )
+    _list_flag(a, "--claims", "claim ids to run (default all)")
 
     r = sub.add_parser(
         "report",
         help="both studies at a small size, one report directory",
         description="Runs the precision and Aurora studies and writes report.md "
-        "and report.html with figures and raw data. --dtype applies to the precision study; "
-        "the Aurora claims use an exact (float64 SVD) base polar.",
+        "and report.html with figures and raw data. --dtype and --method-option apply to the "
+        "precision study; the Aurora claims use an exact (float64 SVD) base polar unless the "
+        "[aurora] table of --config sets method, dtype or method_options.",
     )
     _common(r, "polarlab-report")
     r.add_argument(
@@ -200,9 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_config(path: str | None, study: str) -> dict:
-    if path is None:
-        return {}
+def _read_config(path: str) -> dict:
     file = Path(path)
     try:
         text = file.read_bytes()
@@ -221,40 +227,78 @@ def _load_config(path: str | None, study: str) -> dict:
         raise UsageError(f"cannot parse --config {path}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"--config {path} must hold a table/object of option values")
-    unknown_tables = sorted(
-        k for k, v in data.items() if isinstance(v, dict) and k not in PRESETS["quick"]
-    )
+    return data
+
+
+def _plain_keys(table: dict) -> dict:
+    return {k.replace("-", "_"): v for k, v in table.items()}
+
+
+def _load_config(path: str | None, study: str) -> dict:
+    """The config file's settings for ``study``: flat keys, then the study's table.
+
+    A ``method_options`` table (flat or in the study's table) is merged key by key.
+    """
+    if path is None:
+        return {}
+    data = _plain_keys(_read_config(path))
+    tables = {k for k, v in data.items() if isinstance(v, dict) and k != "method_options"}
+    unknown_tables = sorted(tables - set(_STUDY_KEYS))
     if unknown_tables:
         raise UsageError(
             f"unknown table(s) {', '.join(unknown_tables)} in --config; allowed: "
-            f"{', '.join(PRESETS['quick'])}"
+            f"{', '.join(_STUDY_KEYS)}, method_options"
         )
-    section = data.get(study, {})
-    flat = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    section = _plain_keys(data[study]) if study in tables else {}
+    flat = {k: v for k, v in data.items() if k not in tables}
     merged = {**flat, **section}
-    return {k.replace("-", "_"): v for k, v in merged.items()}
-
-
-def _settings(args: argparse.Namespace, study: str, parser_defaults: dict) -> dict:
-    """Preset < config file < flags given on the command line."""
-    settings = dict(PRESETS[args.preset][study])
-    config = _load_config(args.config, study)
-    allowed = {"seed", "device", "out"}.union(*PRESETS[args.preset].values())
-    unknown = sorted(set(config) - allowed)
+    option_tables = [t.get("method_options", {}) for t in (flat, section)]
+    if not all(isinstance(t, dict) for t in option_tables):
+        raise UsageError("method_options in --config must be a table of option values")
+    options = {**option_tables[0], **option_tables[1]}
+    if options:
+        merged["method_options"] = _plain_keys(options)
+    allowed = set(_COMMON_KEYS).union(*_STUDY_KEYS.values())
+    unknown = sorted(set(merged) - allowed)
     if unknown:
         raise UsageError(
             f"unknown option(s) {', '.join(unknown)} in --config; allowed: "
             f"{', '.join(sorted(allowed))}"
         )
-    config = {k: v for k, v in config.items() if k in settings or k in ("seed", "device", "out")}
-    settings.update(
-        {k: (_csv_list(v) if k in _LISTS and isinstance(v, str) else v) for k, v in config.items()}
-    )
-    for key in (*settings, "seed", "device", "out"):
-        value = getattr(args, key, None)
-        if value is not None and (key not in parser_defaults or value != parser_defaults[key]):
-            settings[key] = value
-        settings.setdefault(key, value)
+    return merged
+
+
+def _preset(study: str, preset: str) -> dict:
+    """The preset's settings for ``study``, taken from the library (not restated here)."""
+    if study == "precision":
+        from polarlab.studies.precision_study import SWEEPS
+
+        sweep = dict(SWEEPS[preset])
+        sweep["dtype"] = sweep.pop("dtypes")  # the command line's --dtype
+        return sweep
+    return {"size": preset}  # the Aurora sizes are named after the presets
+
+
+def _settings(args: argparse.Namespace, study: str, flags: tuple[str, ...] | None = None) -> dict:
+    """Preset < config file < flags given on the command line (all of the study's
+    settings, or only ``flags``).
+
+    Flags default to ``argparse.SUPPRESS``, so ``args`` holds a flag only when it was
+    given: ``--seed 0`` beats ``seed = 5`` in the config although 0 is the default.
+    A key absent from the result takes the study's own default.
+    """
+    keys = (*_STUDY_KEYS[study], *_COMMON_KEYS)
+    config = {k: v for k, v in _load_config(args.config, study).items() if k in keys}
+    given = {k: getattr(args, k) for k in (keys if flags is None else flags) if hasattr(args, k)}
+    options = {**config.get("method_options", {}), **dict(given.get("method_options", ()))}
+    settings = {"out": args.default_out, **_preset(study, args.preset), **config, **given}
+    settings = {
+        k: (_csv_list(v) if k in _LISTS and isinstance(v, str) else v) for k, v in settings.items()
+    }
+    settings["method_options"] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in options.items()
+    }
+    args.out = settings["out"]  # named by the interrupt message
     return settings
 
 
@@ -312,34 +356,29 @@ def _check_device(device: str, dtypes) -> None:
             raise UsageError(f"dtype {name} is not supported on device {device!r}: {exc}") from None
 
 
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return "-" if value is None else str(value)
+def _placement(s: dict) -> dict:
+    """``seed`` and ``device`` where the settings give them (the study's defaults otherwise)."""
+    placed = {"device": s["device"]} if "device" in s else {}
+    return {**placed, "seed": int(s["seed"])} if "seed" in s else placed
 
 
-def format_table(records, columns) -> str:
-    """A plain-text table of ``records`` (dicts) restricted to ``columns``.
-
-    Examples
-    --------
-    >>> print(format_table([{"claim": "C-3", "figure": 0.0123456}], ["claim", "figure"]))
-    claim  figure
-    -----  ------
-    C-3    0.0123
-    """
-    cells = [[_fmt(r.get(c)) for c in columns] for r in records]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
+def _method_options(s: dict, swept: tuple[str, ...]) -> dict:
+    """The method options, refusing those the study sets from its own flags."""
+    options = s["method_options"]
+    clash = [k for k in swept if k in options]
+    if clash:
+        flags = ", ".join(f"--{k}s" if k == "schedule" else f"--{k}" for k in clash)
+        raise UsageError(f"set {', '.join(clash)} with {flags}, not --method-option")
+    return options
 
 
 def _precision_sweep(s: dict) -> dict:
-    """The sweep keywords of :func:`polarlab.studies.precision` from resolved settings."""
+    """The keywords of :func:`polarlab.studies.precision`: each method resolved once."""
+    from polarlab.polar import resolve
+
+    options = _method_options(s, ("schedule", "dtype"))
     return dict(
-        methods=s["methods"],
+        methods=[resolve(method, **options) for method in s["methods"]],
         schedules=s["schedules"],
         dtypes=s["dtype"],
         families=s["families"],
@@ -348,23 +387,41 @@ def _precision_sweep(s: dict) -> dict:
     )
 
 
-def _run_precision(args, defaults) -> int:
+def _aurora_dtypes(s: dict) -> list[str]:
+    dtypes = s.get("dtype") or []
+    dtypes = [dtypes] if isinstance(dtypes, str) else list(dtypes)
+    if len(dtypes) > 1:
+        raise UsageError("aurora takes one --dtype (the base polar method's compute dtype)")
+    return dtypes
+
+
+def _aurora_setup(s: dict) -> dict:
+    """The keywords of :func:`polarlab.studies.aurora_claims`: the base polar resolved once."""
+    from polarlab.studies.aurora import base_solver
+
+    dtypes = _aurora_dtypes(s)
+    method = {"method": s["method"]} if "method" in s else {}
+    options = _method_options(s, ("dtype",))
+    solver = base_solver(**method, dtype=dtypes[0] if dtypes else None, **options)
+    return dict(method=solver, size=s["size"])
+
+
+def _run_precision(args) -> int:
     from polarlab.studies import precision
     from polarlab.studies.precision_study import plot_precision, precision_summary
+    from polarlab.studies.tables import format_table
 
-    s = _settings(args, "precision", defaults)
-    _check_device(s["device"], s["dtype"])
+    s = _settings(args, "precision")
+    _check_device(s.get("device", "cpu"), s["dtype"])
     out = _check_out(s["out"])
     rows = precision(
         **_precision_sweep(s),
-        seed=int(s["seed"]),
-        device=s["device"],
+        **_placement(s),
         out=out,
         resume=args.resume,
         show_progress=args.progress,
     )
-    summary = precision_summary(rows)
-    print(format_table(summary, list(summary[0]) if summary else []))
+    print(format_table(precision_summary(rows)))
     if args.plots:
         for path in plot_precision(rows, out):
             print(f"wrote {path}")
@@ -372,58 +429,51 @@ def _run_precision(args, defaults) -> int:
     return 0
 
 
-def _run_aurora(args, defaults) -> int:
-    from polarlab.studies.aurora import aurora_claims, plot_aurora, write_claims
+def _run_aurora(args) -> int:
+    from polarlab.studies.aurora import aurora_claims, aurora_rows, write_claims
+    from polarlab.studies.aurora_figures import plot_aurora_rows
+    from polarlab.studies.tables import format_table
 
-    s = _settings(args, "aurora", defaults)
-    dtypes = s["dtype"] if isinstance(s["dtype"], list) else ([s["dtype"]] if s["dtype"] else [])
-    if len(dtypes) > 1:
-        raise UsageError("aurora takes one --dtype (the base polar method's compute dtype)")
-    _check_device(s["device"], dtypes)
+    s = _settings(args, "aurora")
+    _check_device(s.get("device", "cpu"), _aurora_dtypes(s))
     out = _check_out(s["out"])
-    records = aurora_claims(
-        method=s["method"],
-        dtype=dtypes[0] if dtypes else None,
-        seed=int(s["seed"]),
-        device=s["device"],
-        size=s["size"],
-        claims=s.get("claims"),
+    setup = dict(
+        **_aurora_setup(s),
+        **_placement(s),
         out=out,
         resume=args.resume,
         show_progress=args.progress,
     )
+    records = aurora_claims(**setup, claims=s.get("claims"))
     print(format_table(records, ["claim_id", "setting", "measured", "verdict"]))
     write_claims(records, out)
     if args.plots:
-        for path in plot_aurora(out, method=s["method"], seed=int(s["seed"])):
+        for path in plot_aurora_rows(aurora_rows(**setup), out):
             print(f"wrote {path}")
     print(f"wrote {out / 'aurora_claims.md'} and {out / 'aurora_claims.json'}")
     return 0
 
 
-def _run_report(args, defaults) -> int:
+def _run_report(args) -> int:
     from polarlab.studies._io import read_csv
     from polarlab.studies.report import report
+    from polarlab.studies.tables import format_table
 
-    precision_settings = _settings(args, "precision", defaults)
-    aurora_settings = _settings(args, "aurora", defaults)
-    _check_device(precision_settings["device"], precision_settings["dtype"])
+    precision_settings = _settings(args, "precision")
+    # The command line's --dtype and --method-option are the precision study's.
+    aurora_settings = _settings(args, "aurora", flags=("seed", "device", "out"))
+    _check_device(precision_settings.get("device", "cpu"), precision_settings["dtype"])
     out = _check_out(precision_settings["out"])
     if args.readme_figure and not args.plots:
         raise UsageError("--readme-figure needs figures; drop --no-plots")
     path = report(
         out,
         precision_options=_precision_sweep(precision_settings),
-        aurora_options=dict(
-            method=aurora_settings["method"],
-            size=aurora_settings["size"],
-            claims=aurora_settings.get("claims"),
-        ),
-        seed=int(precision_settings["seed"]),
-        device=precision_settings["device"],
+        aurora_options=dict(**_aurora_setup(aurora_settings), claims=aurora_settings.get("claims")),
         plots=args.plots,
         resume=args.resume,
         show_progress=args.progress,
+        **_placement(precision_settings),
     )
     claims = read_csv(out / "aurora_claims.csv")
     print(format_table(claims, ["claim_id", "figure", "verdict"]))
@@ -464,15 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    sub = parser._subparsers._group_actions[0].choices[args.command]
-    defaults = {a.dest: a.default for a in sub._actions}
     try:
         if args.threads < 1:
             raise UsageError(f"--threads must be a positive integer, got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
-        return _COMMANDS[args.command](args, defaults)
+        return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
         print(

@@ -14,6 +14,8 @@ from polarlab.cli import main
 from polarlab.studies import AURORA_COLUMNS, PRECISION_COLUMNS
 from polarlab.studies._io import read_csv
 
+polar_package = sys.modules["polarlab.polar"]  # the package (polarlab.polar is the function)
+
 TINY_PRECISION = [
     "--methods",
     "newton_schulz",
@@ -200,3 +202,112 @@ def test_module_entry_point():
         [sys.executable, "-m", "polarlab", "aurora", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--claims" in result.stdout
+
+
+def test_a_flag_given_beats_the_config_even_at_its_default(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"seed": 5, "precision": {"steps": 2}}))
+    base = ["precision", "--config", str(config), *TINY_PRECISION, "--no-plots"]
+    assert main([*base, "--out", str(tmp_path / "flag"), "--seed", "0", "--steps", "3"]) == 0
+    rows = read_csv(tmp_path / "flag" / "precision.csv")
+    assert {r["seed"] for r in rows} == {0} and len(rows) == 3
+    # Without the flags the config wins over the defaults.
+    config.write_text(json.dumps({"seed": 5}))
+    base = [a for a in base if a not in ("--steps", "3")]
+    assert main([*base, "--out", str(tmp_path / "config")]) == 0
+    assert {r["seed"] for r in read_csv(tmp_path / "config" / "precision.csv")} == {5}
+
+
+def test_the_quick_preset_is_the_library_default(tmp_path, monkeypatch):
+    seen = {}
+
+    def spy(case, **kw):
+        seen[case["case_id"]] = case["steps"]
+        return []
+
+    monkeypatch.setattr(precision_module, "run_case", spy)
+    assert main(["precision", "--out", str(tmp_path), "--no-plots", "--no-progress"]) == 0
+    expected = precision_module.precision_cases()
+    assert seen == {c["case_id"]: c["steps"] for c in expected}
+
+
+def test_a_method_option_from_the_command_line_reaches_the_method(tmp_path, monkeypatch):
+    calls = []
+    real = polar_package.resolve
+
+    def spy(method, **options):
+        calls.append((method, options))
+        return real(method, **options)
+
+    monkeypatch.setattr(polar_package, "resolve", spy)
+    args = ["precision", "--out", str(tmp_path), *TINY_PRECISION, "--no-plots"]
+    assert main([*args, "--method-option", "normalization=schatten8"]) == 0
+    # The command resolves the method once (the "svd" calls are the study's references).
+    assert [c for c in calls if c[0] != "svd"] == [
+        ("newton_schulz", {"normalization": "schatten8"})
+    ]
+    rows = read_csv(tmp_path / "precision.csv")
+    assert {r["options"] for r in rows} == {"normalization=schatten8"}
+    A = polarlab.random_matrix("gaussian", 12, 6, seed=0)
+    X = polarlab.polar(
+        A,
+        method="newton_schulz",
+        schedule="polar_express",
+        steps=2,
+        dtype="float64",
+        normalization="schatten8",
+    )
+    assert rows[1]["polar_error"] == pytest.approx(metrics.polar_error(X, A), rel=1e-12)
+
+
+def test_method_options_from_a_config_table_and_flags_merge_by_key(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[precision.method_options]\nnormalization = "one_inf"\n')
+    args = ["precision", "--config", str(config), *TINY_PRECISION, "--no-plots"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert read_csv(tmp_path / "a" / "precision.csv")[0]["options"] == "normalization=one_inf"
+    flag = ["--method-option", "normalization=schatten8", "--methods", "gram_newton_schulz"]
+    assert (
+        main([*args, *flag, "--method-option", "restarts=2,4", "--out", str(tmp_path / "b")]) == 0
+    )
+    options = read_csv(tmp_path / "b" / "precision.csv")[0]["options"]
+    assert options == "restarts=2,4;normalization=schatten8"
+
+
+def test_aurora_method_options(tmp_path):
+    args = ["aurora", "--out", str(tmp_path), "--claims", "C-10", "--no-plots", "--no-progress"]
+    extra = ["--method", "newton_schulz", "--dtype", "float64", "--method-option", "steps=7"]
+    assert main([*args, *extra]) == 0
+    meta = json.loads((tmp_path / "aurora_claims.json").read_text())["meta"]
+    assert meta["method"] == "newton_schulz"
+    assert meta["options"]["steps"] == 7 and meta["options"]["dtype"] == "float64"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["precision", "--method-option", "schedule=jordan"], "set schedule with --schedules"),
+        (["precision", "--method-option", "dtype=float32"], "set dtype with --dtype"),
+        (["precision", "--method-option", "nope=1"], "takes no option(s) nope"),
+        (["aurora", "--method-option", "rank_tol=x"], "error"),
+    ],
+)
+def test_bad_method_options(tmp_path, capsys, args, message):
+    assert main([*args, "--out", str(tmp_path), "--no-progress", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_method_option_needs_key_and_value(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["precision", "--method-option", "schatten8", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_format_table_moved_with_a_deprecation_alias():
+    import polarlab.cli as cli
+    from polarlab.studies.tables import format_table
+
+    with pytest.warns(DeprecationWarning, match="polarlab.studies.tables.format_table"):
+        assert cli.format_table is format_table

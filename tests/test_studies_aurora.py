@@ -12,16 +12,21 @@ import pytest
 import torch
 
 import polarlab
+import polarlab.studies.aurora as aurora_module
+import polarlab.studies.claims as claims_module
 from polarlab import metrics
+from polarlab.polar import resolve
 from polarlab.studies import AURORA_COLUMNS, CLAIMS, aurora_claims
 from polarlab.studies._io import read_csv
-from polarlab.studies.aurora import (
-    HOLDS,
-    HOLDS_WITH_CAVEAT,
-    NOT_HOLDS,
-    claims_markdown,
-    write_claims,
+from polarlab.studies.aurora import aurora_rows, claims_markdown, write_claims
+from polarlab.studies.aurora_experiments import (
+    EXPERIMENTS,
+    FIGURE_COLUMNS,
+    FIGURE_EXPERIMENTS,
+    Projection,
 )
+from polarlab.studies.aurora_figures import plot_aurora_rows
+from polarlab.studies.claims import HOLDS, HOLDS_WITH_CAVEAT, NOT_HOLDS
 
 # Claims about the projection's row uniformity (and its defining identities).
 UNIFORMITY = ["C-4a", "C-4b", "C-9", "C-10", "C-15", "R-1"]
@@ -135,3 +140,104 @@ def test_every_claim_states_rule_and_source():
     ids = [c.claim_id for c in CLAIMS]
     assert len(ids) == len(set(ids))
     assert all(c.rule and c.source and c.claim for c in CLAIMS)
+
+
+def test_every_claim_has_one_experiment():
+    assert list(EXPERIMENTS) == [c.claim_id for c in CLAIMS]
+
+
+TINY_SIZE = dict(tall=(32, 8), small=(16, 4), iters=3)
+
+
+def test_figure_rows_are_measured_with_the_injected_projection_and_size():
+    rows = aurora_rows(size=TINY_SIZE)
+    broken = aurora_rows(projection=broken_projection, size=TINY_SIZE)
+    assert all(tuple(r) == FIGURE_COLUMNS for r in rows)
+    assert {(r["m"], r["n"]) for r in rows if r["figure"] != "aurora_tradeoff"} == {(32, 8)}
+    assert {(r["m"], r["n"]) for r in rows if r["figure"] == "aurora_tradeoff"} == {(16, 4)}
+
+    def series(rs, figure, name):
+        return [r["y"] for r in rs if r["figure"] == figure and r["series"] == name]
+
+    # The broken projection is plain polar: its "Aurora" rows are the polar rows, and
+    # its uniformity does not improve with K, unlike the released form's.
+    polar_rows = series(broken, "aurora_row_norms", "polar (Muon)")
+    assert series(broken, "aurora_row_norms", "Aurora K=2") == polar_rows
+    assert series(rows, "aurora_row_norms", "Aurora K=2") != polar_rows
+    released = series(rows, "aurora_uniformity", "beta=0.5")
+    assert released[-1] < released[0] / 2
+    assert len(set(series(broken, "aurora_uniformity", "beta=0.5"))) == 1
+
+
+def test_figure_rows_use_the_base_method_options(tmp_path):
+    rows = aurora_rows(
+        method="newton_schulz",
+        dtype="float64",
+        normalization="schatten8",
+        size=TINY_SIZE,
+        out=tmp_path,
+    )
+    meta = json.loads((tmp_path / "aurora_rows.json").read_text())["meta"]
+    assert meta["options"]["normalization"] == "schatten8" and meta["dtype"] == "float64"
+    P = polarlab.polar(
+        polarlab.random_matrix("row_lognormal", 32, 8, seed=0, sigma=1.0),
+        "newton_schulz",
+        dtype="float64",
+        normalization="schatten8",
+    )
+    expected = metrics.row_norms(P) ** 2 / (8 / 32)
+    measured = [r["y"] for r in rows if r["figure"] == "aurora_row_norms"][:32]
+    assert measured == pytest.approx(list(expected), rel=1e-12)
+
+
+def test_plots_are_drawn_from_rows_only(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    rows = aurora_rows(size=TINY_SIZE)
+
+    def no_experiments(*args, **kwargs):
+        raise AssertionError("plotting must not run experiments")
+
+    monkeypatch.setattr(aurora_module, "aurora_rows", no_experiments)
+    for name in FIGURE_EXPERIMENTS:
+        monkeypatch.setitem(FIGURE_EXPERIMENTS, name, no_experiments)
+    paths = aurora_module.plot_aurora(tmp_path, rows=rows)
+    assert [p.name for p in paths] == [f"{name}.png" for name in FIGURE_EXPERIMENTS]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+    with pytest.raises(ValueError, match="no rows for the figure 'aurora_uniformity'"):
+        plot_aurora_rows([r for r in rows if r["figure"] != "aurora_uniformity"], tmp_path)
+
+
+def test_method_options_reach_the_base_polar(tmp_path):
+    solver = resolve("newton_schulz", normalization="schatten8", dtype="float64")
+    by_name = aurora_claims(
+        method="newton_schulz",
+        dtype="float64",
+        normalization="schatten8",
+        claims=["C-1a"],
+        out=tmp_path,
+    )
+    assert json.loads((tmp_path / "aurora_claims.json").read_text())["meta"]["options"] == {
+        "schedule": "polar_express",
+        "steps": None,
+        "dtype": "float64",
+        "normalization": "schatten8",
+    }
+    by_solver = aurora_claims(method=solver, claims=["C-1a"])
+    assert by_solver == by_name
+    default = aurora_claims(method="newton_schulz", dtype="float64", claims=["C-1a"])
+    assert default[0]["figure"] != by_name[0]["figure"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["AURORA_COLUMNS", "CLAIMS", "HOLDS", "HOLDS_WITH_CAVEAT", "NOT_HOLDS", "SIZES", "Claim"],
+)
+def test_moved_names_are_deprecated_aliases(name):
+    with pytest.warns(DeprecationWarning, match=f"polarlab.studies.claims.{name}"):
+        value = getattr(aurora_module, name)
+    assert value is getattr(claims_module, name)
+
+
+def test_moved_projection_type_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="aurora_experiments.Projection"):
+        assert aurora_module.Projection is Projection

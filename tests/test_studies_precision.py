@@ -15,6 +15,7 @@ import torch
 import polarlab
 import polarlab.studies.precision_study as precision_module
 from polarlab import metrics, schedules
+from polarlab.polar import resolve
 from polarlab.studies import PRECISION_COLUMNS, precision
 from polarlab.studies._io import read_csv
 
@@ -195,3 +196,46 @@ def test_plots_are_written(tiny_rows, tmp_path):
     paths = precision_module.plot_precision(tiny_rows, tmp_path)
     assert [p.name for p in paths] == ["precision_error.png", "precision_sigma.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+@pytest.mark.parametrize("normalization", ["schatten8", "one_inf"])
+def test_method_options_reach_the_method_and_the_scalar_oracle(normalization):
+    rows = precision(**{**TINY, "method_options": {"normalization": normalization}})
+    assert {r["options"] for r in rows} == {f"normalization={normalization}"}
+    assert all(
+        r["case_id"].startswith(f"newton_schulz[normalization={normalization}]/") for r in rows
+    )
+    row = next(r for r in rows if r["schedule"] == "jordan" and r["iteration"] == 3)
+    A = polarlab.random_matrix(row["family"], 16, 8, seed=3)
+    X = polarlab.polar(
+        A, "newton_schulz", schedule="jordan", steps=3, dtype="float64", normalization=normalization
+    )
+    assert row["polar_error"] == pytest.approx(metrics.polar_error(X, A), rel=1e-12)
+    # The scalar prediction divides by the same norm bound as the method.
+    for r in rows:
+        assert r["spectral_error"] == pytest.approx(
+            r["scalar_spectral_error"], abs=1e3 * U64 * r["iteration"]
+        )
+
+
+def test_solvers_are_taken_as_given(tiny_rows):
+    solver = resolve("newton_schulz")
+    rows = precision(**{**TINY, "methods": [solver]})
+    assert rows == tiny_rows
+    assert {r["options"] for r in rows} == {None}
+    cases = precision_module.precision_cases(
+        methods=[resolve("gram_newton_schulz", restarts=(2, 4))],
+        schedules_=["jordan"],
+        dtypes=["float32"],
+        families=["gaussian"],
+        shapes=[(8, 4)],
+    )
+    assert cases[0]["options"] == "restarts=2,4"
+    assert cases[0]["solver"].schedule.name == "jordan"
+
+
+def test_library_sweeps_are_the_defaults():
+    quick = precision_module.SWEEPS["quick"]
+    cases = precision_module.precision_cases()
+    assert {c["steps"] for c in cases} == {quick["steps"]}
+    assert len(cases) == len(quick["schedules"]) * len(quick["dtypes"]) * len(quick["families"])

@@ -11,11 +11,17 @@ Each returns a list of dicts (one per row), ready for ``pandas.DataFrame(rows)``
 Figures need matplotlib, rows do not: ``pip install 'polarlab[studies]'``.
 
 Modules: ``precision_study`` (named so that ``polarlab.studies.precision`` can be
-the function), ``aurora``, ``report``, and ``_io`` (tidy CSV/JSON, resume, progress,
-lazy matplotlib).
+the function; its sweeps are :data:`polarlab.studies.precision_study.SWEEPS`);
+the Aurora study in four: ``claims`` (the claim records, as data),
+``aurora_experiments`` (one experiment per claim and per figure),
+``aurora_figures`` (figures from recorded rows) and ``aurora`` (the runner and
+the Markdown table); ``report``; ``tables`` (the one table renderer, text or
+Markdown); ``_io`` (tidy CSV/JSON, the resumable case loop, progress, lazy
+matplotlib).
 """
 
-from polarlab.studies.aurora import AURORA_COLUMNS, CLAIMS, aurora_claims
+from polarlab.studies.aurora import aurora_claims
+from polarlab.studies.claims import AURORA_COLUMNS, CLAIMS
 from polarlab.studies.precision_study import PRECISION_COLUMNS, precision
 from polarlab.studies.report import report
 

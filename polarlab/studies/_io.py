@@ -17,15 +17,18 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
     "MissingDependencyError",
     "TidyWriter",
+    "plain_options",
     "progress",
     "pyplot",
     "read_csv",
+    "run_cases",
     "write_json",
 ]
 
@@ -212,3 +215,80 @@ class TidyWriter:
             for row in rows:
                 writer.writerow([_cell(row.get(c)) for c in self.columns])
         self.rows.extend(dict(row) for row in rows)
+
+
+def run_cases(
+    cases: Sequence[dict],
+    run: Callable[[dict], list[dict]],
+    *,
+    out: str | Path | None,
+    name: str,
+    columns: Sequence[str],
+    resume: bool = False,
+    show_progress: bool = False,
+    **meta,
+) -> list[dict]:
+    """Run each case (a dict with a ``case_id``) not already on disk; every study's loop.
+
+    With ``out``, the rows of each finished case are appended to ``out/<name>.csv``
+    (:class:`TidyWriter`; ``resume`` keeps and skips the cases found there) and
+    ``out/<name>.json`` is written at the end, also after an interrupt, with
+    ``meta`` plus ``study``, ``columns``, ``complete`` and ``seconds``.
+
+    Returns
+    -------
+    list of dict
+        The rows kept from disk, then those of ``run(case)`` for the other cases.
+
+    Examples
+    --------
+    >>> cases = [{"case_id": "a"}, {"case_id": "b"}]
+    >>> run_cases(cases, lambda c: [{"case_id": c["case_id"], "k": 1}], out=None,
+    ...           name="demo", columns=["case_id", "k"])
+    [{'case_id': 'a', 'k': 1}, {'case_id': 'b', 'k': 1}]
+    """
+    writer = TidyWriter(Path(out) / f"{name}.csv", columns, resume=resume) if out else None
+    done = writer.done_cases() if writer else set()
+    rows = list(writer.rows) if writer else []
+    todo = [c for c in cases if c["case_id"] not in done]
+    started = time.perf_counter()
+    complete = False
+    try:
+        for case in progress(todo, total=len(todo), desc=name, enabled=show_progress):
+            case_rows = run(case)
+            if writer:
+                writer.write_case(case_rows)
+            rows.extend(case_rows)
+        complete = True
+    finally:  # also on Ctrl-C: the JSON mirrors the finished cases in the CSV
+        if out:
+            write_json(
+                Path(out) / f"{name}.json",
+                rows,
+                study=name,
+                columns=list(columns),
+                complete=complete,
+                seconds=round(time.perf_counter() - started, 3),
+                **meta,
+            )
+    return rows
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str, tuple)):
+        return value
+    # A Schedule by its name, a torch dtype by its name ("torch.float32" -> "float32").
+    return getattr(value, "name", None) or str(value).removeprefix("torch.")
+
+
+def plain_options(solver) -> dict:
+    """A polar solver's options as plain values (for JSON and labels): names for
+    a schedule and a dtype.
+
+    Examples
+    --------
+    >>> from polarlab.polar import resolve
+    >>> plain_options(resolve("newton_schulz", schedule="jordan", dtype="float32"))
+    {'schedule': 'jordan', 'steps': None, 'dtype': 'float32', 'normalization': 'frobenius'}
+    """
+    return {k: _plain(v) for k, v in solver.options.items()}

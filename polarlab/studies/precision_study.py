@@ -3,43 +3,47 @@
 For each *case* (polar method, coefficient schedule, compute dtype, matrix family,
 shape) the study draws one seeded float64 matrix ``A`` from
 :func:`polarlab.matrices.random_matrix`, runs the method once with
-:func:`polarlab.polar.polar_iterates` and records, for every iterate ``X_k``:
+:meth:`PolarSolver.iterates <polarlab.polar.PolarSolver.iterates>` (the method
+resolved once, :func:`polarlab.polar.resolve`) and records, for every iterate ``X_k``:
 
 * the precision metrics of :mod:`polarlab.metrics` against the float64 SVD polar
   factor ``Q = polar(A)`` (computed once per matrix);
-* the exact-arithmetic scalar prediction (REFERENCE: Amsel et al., arXiv
-  2505.16932, and the scalar picture of the polar factor): an odd polynomial acts
-  on singular values only, so ``sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps))``
-  with ``f_k`` the composition of the schedule's rows. ``scalar_spectral_error``
-  is ``max_i |1 - f_k(x_i)|`` over this matrix's nonzero singular values (what
-  ``spectral_error`` would be without rounding) and ``scalar_worst_case`` is the
-  worst case over the whole interval ``[sigma_r / ||A||_F, 1]``;
+* the exact-arithmetic scalar prediction (the scalar picture of Amsel, Persson,
+  Musco, Gower, "The Polar Express", arXiv 2505.16932): an odd polynomial acts
+  on singular values only, so ``sigma_i(X_k) = f_k(sigma_i / (c s + eps))``
+  with ``f_k`` the composition of the schedule's rows and ``s`` the bound on
+  ``||A||_2`` the method normalises by (``||A||_F`` unless its ``normalization``
+  option says otherwise). ``scalar_spectral_error`` is ``max_i |1 - f_k(x_i)|``
+  over this matrix's nonzero singular values (what ``spectral_error`` would be
+  without rounding) and ``scalar_worst_case`` is the worst case over the whole
+  interval ``[sigma_r / s, 1]``;
 * the input-cast floor ``||polar(fl(A)) - polar(A)||_F / sqrt(r)``: no method
   computing in that dtype can be expected to beat it (Higham-style perturbation
   bound; fp16's floor is about 8x smaller than bf16's).
 
-One row per case x iterate; the columns are :data:`PRECISION_COLUMNS`.
+One row per case x iterate; the columns are :data:`PRECISION_COLUMNS`. The sweeps
+(:data:`SWEEPS`, "quick" the defaults and "full") are the ones the ``polarlab``
+command runs.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 
-from polarlab import matrices, metrics, schedules
+from polarlab import matrices, metrics
 from polarlab._arrays import resolve_dtype
-from polarlab.polar import polar, polar_iterates, registry
+from polarlab.polar import PolarSolver, polar, registry, resolve
 from polarlab.polar.exact import default_rank_tol
-from polarlab.studies._io import TidyWriter, progress, pyplot, write_json
+from polarlab.studies._io import plain_options, pyplot, run_cases
 
 __all__ = [
     "PRECISION_COLUMNS",
+    "SWEEPS",
     "plot_precision",
     "precision",
     "precision_cases",
@@ -53,6 +57,7 @@ PRECISION_COLUMNS: tuple[str, ...] = (
     "method",
     "schedule",  # empty for methods without a coefficient schedule
     "dtype",  # compute dtype of the method
+    "options",  # the method's other non-default options, e.g. normalization=schatten8
     "family",
     "m",
     "n",
@@ -79,22 +84,53 @@ PRECISION_COLUMNS: tuple[str, ...] = (
     "scalar_spectral_error",  # exact-arithmetic max_i |1 - f_k(x_i)| for this A
     "scalar_sigma_min",  # exact-arithmetic range of f_k(x_i)
     "scalar_sigma_max",
-    "scalar_worst_case",  # max over [sigma_r/||A||_F, 1] of |1 - f_k(x / c)|
+    "scalar_worst_case",  # max over [sigma_r/s, 1] of |1 - f_k(x / c)|, s = ||A||_F (default)
 )
 
-#: Defaults: small enough for the report's time budget on two CPU cores.
-DEFAULT_METHODS = ("newton_schulz",)
-DEFAULT_SCHEDULES = ("polar_express", "simple_quintic", "jordan")
-DEFAULT_DTYPES = ("float32", "bfloat16")
-DEFAULT_FAMILIES = ("gaussian", "logspaced", "low_rank_noise")
-DEFAULT_SHAPES = ((64, 256),)
-
-
-def _option_default(spec: registry.PolarMethod, option: str):
-    parameter = inspect.signature(spec.solve).parameters.get(option)
-    if parameter is None or parameter.default is inspect.Parameter.empty:
-        return None
-    return parameter.default
+#: The sweeps: "quick" (the defaults, small enough for the report's time budget on two
+#: CPU cores) and "full". The ``polarlab`` command's ``--quick`` and ``--full`` run them.
+SWEEPS: dict[str, dict] = {
+    "quick": dict(
+        methods=("newton_schulz",),
+        schedules=("polar_express", "simple_quintic", "jordan"),
+        dtypes=("float32", "bfloat16"),
+        families=("gaussian", "logspaced", "low_rank_noise"),
+        shapes=((64, 256),),
+        steps=8,
+    ),
+    "full": dict(
+        methods=("newton_schulz", "qdwh", "newton"),
+        schedules=(
+            "polar_express",
+            "polar_express_modded",
+            "simple_quintic",
+            "jordan",
+            "you_5",
+            "cans_5",
+            "pade_quintic",
+            "newton_schulz_cubic",
+        ),
+        dtypes=("float64", "float32", "float16", "bfloat16"),
+        families=(
+            "gaussian",
+            "logspaced",
+            "power_law",
+            "spike_flat",
+            "rank_deficient",
+            "low_rank_noise",
+            "row_lognormal",
+            "heavy_tailed",
+        ),
+        shapes=((128, 512), (256, 256)),
+        steps=16,
+    ),
+}
+DEFAULT_METHODS = SWEEPS["quick"]["methods"]
+DEFAULT_SCHEDULES = SWEEPS["quick"]["schedules"]
+DEFAULT_DTYPES = SWEEPS["quick"]["dtypes"]
+DEFAULT_FAMILIES = SWEEPS["quick"]["families"]
+DEFAULT_SHAPES = SWEEPS["quick"]["shapes"]
+DEFAULT_STEPS = SWEEPS["quick"]["steps"]
 
 
 def _check_shape(shape) -> tuple[int, int]:
@@ -109,34 +145,62 @@ def _check_shape(shape) -> tuple[int, int]:
     return m, n
 
 
+def _options_label(solver: PolarSolver, defaults: PolarSolver) -> str | None:
+    """``"k=v;..."`` for the options (other than schedule and dtype) off their defaults."""
+    given, default = plain_options(solver), plain_options(defaults)
+    label = ";".join(
+        f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for k, v in given.items()
+        if k not in ("schedule", "dtype") and v != default[k]
+    )
+    return label or None
+
+
+def _resolve_method(method: str | PolarSolver, options: Mapping) -> tuple[PolarSolver, str | None]:
+    """The method resolved once with ``options``, and the label of its non-default options."""
+    solver = resolve(method, **options)
+    if not solver.iterative:
+        iterative = [n for n in registry.names() if registry.get(n).iterates is not None]
+        raise ValueError(
+            f"method {solver.name!r} has no iterates; choose one of: {', '.join(iterative)}"
+        )
+    return solver, _options_label(solver, resolve(solver.name))
+
+
 def precision_cases(
     *,
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str | PolarSolver] = DEFAULT_METHODS,
     schedules_: Sequence[str] = DEFAULT_SCHEDULES,
     dtypes: Sequence[str] = DEFAULT_DTYPES,
     families: Sequence[str] = DEFAULT_FAMILIES,
     shapes: Sequence[tuple[int, int]] = DEFAULT_SHAPES,
-    steps: int = 8,
+    steps: int = DEFAULT_STEPS,
     seed: int = 0,
+    method_options: Mapping | None = None,
 ) -> list[dict]:
     """Validate the sweep and expand it into cases, before any work is done.
 
-    Rules (each case is one matrix and one run): methods whose ``solve`` takes a
+    Rules (each case is one matrix and one run): every method is resolved once
+    with ``method_options`` (:func:`polarlab.polar.resolve`); methods with a
     ``schedule`` option are crossed with ``schedules_``, the others run with their
-    own default; methods taking a ``dtype`` option are crossed with ``dtypes``,
-    the others compute in float64 and run once, labelled ``float64``. A
-    fixed-length schedule (``beyond="error"``) runs at most its own length.
+    own; methods with a ``dtype`` option are crossed with ``dtypes``, the others
+    compute in float64 and run once, labelled ``float64``. A fixed-length schedule
+    (``beyond="error"``) runs at most its own length.
 
     Returns
     -------
     list of dict
-        Keys ``case_id, method, schedule, dtype, family, m, n, seed, steps``.
+        Keys ``case_id, method, schedule, dtype, options, family, m, n, seed, steps``
+        and ``solver``, the :class:`~polarlab.polar.PolarSolver` the case runs.
+        ``options`` labels the method's non-default options other than schedule
+        and dtype (``None`` if there are none).
 
     Raises
     ------
     ValueError
-        Unknown method, schedule, dtype or family; a method without iterates;
-        an impossible shape; ``steps < 1``. The message lists what is allowed.
+        Unknown method, option, schedule, dtype or family; a method without
+        iterates; an impossible shape; ``steps < 1``. The message lists what is
+        allowed.
 
     Examples
     --------
@@ -147,8 +211,12 @@ def precision_cases(
     ['newton_schulz/jordan/float32/gaussian/8x4/seed0',
      'newton_schulz/jordan/bfloat16/gaussian/8x4/seed0',
      'qdwh/-/float64/gaussian/8x4/seed0']
+    >>> precision_cases(methods=["newton_schulz"], schedules_=["jordan"], dtypes=["float32"],
+    ...                 families=["gaussian"], shapes=[(8, 4)],
+    ...                 method_options={"normalization": "schatten8"})[0]["case_id"]
+    'newton_schulz[normalization=schatten8]/jordan/float32/gaussian/8x4/seed0'
     """
-    if not isinstance(steps, int) or steps < 1:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     known_families = matrices.families()
     for family in families:
@@ -160,56 +228,38 @@ def precision_cases(
     checked_shapes = [_check_shape(s) for s in shapes]
     cases = []
     for method in methods:
-        spec = registry.get(method)  # ValueError listing the method names
-        if spec.iterates is None:
-            iterative = [n for n in registry.names() if registry.get(n).iterates is not None]
-            raise ValueError(
-                f"method {method!r} has no iterates; choose one of: {', '.join(iterative)}"
+        base, label = _resolve_method(method, method_options or {})
+        name = base.name + (f"[{label}]" if label else "")
+        method_schedules = schedules_ if "schedule" in base.options else [None]
+        method_dtypes = checked_dtypes if "dtype" in base.options else ["float64"]
+        for schedule, dtype in itertools.product(method_schedules, method_dtypes):
+            sweep = {"schedule": schedule} if schedule is not None else {}
+            if "dtype" in base.options:
+                sweep["dtype"] = dtype
+            solver = base.replace(**sweep) if sweep else base
+            table = solver.schedule
+            case_steps = (
+                min(steps, len(table)) if table is not None and table.beyond == "error" else steps
             )
-        if "schedule" in spec.options:
-            method_schedules = [schedules.get(s).name for s in schedules_]
-        else:
-            method_schedules = [None]
-        method_dtypes = checked_dtypes if "dtype" in spec.options else ["float64"]
-        for schedule, dtype, family, (m, n) in itertools.product(
-            method_schedules, method_dtypes, families, checked_shapes
-        ):
-            case_steps = steps
-            if schedule is not None:
-                table = schedules.get(schedule)
-                if table.beyond == "error":
-                    case_steps = min(steps, len(table))
-            case_id = f"{method}/{schedule or '-'}/{dtype}/{family}/{m}x{n}/seed{seed}"
-            cases.append(
-                dict(
-                    case_id=case_id,
-                    method=method,
-                    schedule=schedule,
-                    dtype=dtype,
-                    family=family,
-                    m=m,
-                    n=n,
-                    seed=seed,
-                    steps=case_steps,
+            schedule_name = table.name if schedule is not None else None
+            prefix = f"{name}/{schedule_name or '-'}/{dtype}"
+            for family, (m, n) in itertools.product(families, checked_shapes):
+                cases.append(
+                    dict(
+                        case_id=f"{prefix}/{family}/{m}x{n}/seed{seed}",
+                        method=base.name,
+                        schedule=schedule_name,
+                        dtype=dtype,
+                        options=label,
+                        family=family,
+                        m=m,
+                        n=n,
+                        seed=seed,
+                        steps=case_steps,
+                        solver=solver,
+                    )
                 )
-            )
     return cases
-
-
-def _schedule_of(method: str, schedule: str | None, A: torch.Tensor) -> schedules.Schedule | None:
-    """The coefficient table a run uses, for the scalar oracle (None if not polynomial)."""
-    if schedule is not None:
-        return schedules.get(schedule)
-    spec = registry.get(method)
-    default = _option_default(spec, "schedule")
-    if default is not None:
-        return schedules.get(default)
-    if "steps" not in spec.options:
-        return None
-    # Shortcut methods (e.g. "polar_express") name their table in info.
-    _, info = polar(A, method=method, return_info=True, steps=1)
-    name = info.get("schedule")
-    return schedules.get(name) if isinstance(name, str) else None
 
 
 class _Matrix:
@@ -226,6 +276,17 @@ class _Matrix:
         leverage = torch.as_tensor(metrics.leverage_scores(self.A))
         self.leverage = (float(leverage.min()), float(leverage.max()))
         self._floors: dict[str, float] = {}
+
+    def norm_bound(self, normalization: str) -> float:
+        """The bound ``s >= ||A||_2`` a polynomial method divides ``A`` by, for its
+        ``normalization`` (:data:`polarlab.polar.polynomial.NORMALIZATIONS`)."""
+        if normalization == "schatten8":  # (sum sigma_i^8)^{1/8}, scaled against overflow
+            top = float(self.sigma.max())
+            return top * float(((self.sigma / top) ** 8).sum() ** 0.125)
+        if normalization == "one_inf":  # sqrt(||A||_1 ||A||_inf)
+            one, inf = (float(torch.linalg.matrix_norm(self.A, p)) for p in (1, math.inf))
+            return math.sqrt(one * inf)
+        return self.frobenius
 
     def cast_floor(self, dtype: str) -> float:
         if dtype not in self._floors:
@@ -252,8 +313,9 @@ def _iterate_metrics(X: torch.Tensor, A: torch.Tensor, Q: torch.Tensor) -> dict:
     )
 
 
-def _scalar_columns(table: schedules.Schedule | None, M: _Matrix, k: int) -> dict:
+def _scalar_columns(solver: PolarSolver, M: _Matrix, k: int) -> dict:
     nan = math.nan
+    table = solver.schedule
     if table is None:
         return dict(
             scalar_spectral_error=nan,
@@ -261,9 +323,10 @@ def _scalar_columns(table: schedules.Schedule | None, M: _Matrix, k: int) -> dic
             scalar_sigma_max=nan,
             scalar_worst_case=nan,
         )
-    # sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps)) in exact arithmetic.
-    image = table.apply_scalar(table.normalize_scalar(M.sigma, M.frobenius), k)
-    lower = float(M.sigma.min()) / M.frobenius
+    # sigma_i(X_k) = f_k(sigma_i / (c s + eps)) in exact arithmetic, s = ||A||_F by default.
+    s = M.norm_bound(solver.options.get("normalization", "frobenius"))
+    image = table.apply_scalar(table.normalize_scalar(M.sigma, s), k)
+    lower = float(M.sigma.min()) / s
     worst = table.worst_case_error(lower, k) if lower < 1.0 else nan
     return dict(
         scalar_spectral_error=float(abs(1.0 - image).max()),
@@ -291,18 +354,11 @@ def run_case(case: dict, *, device: str = "cpu", cache: dict | None = None) -> l
     if key not in cache:
         cache[key] = _Matrix(case["family"], case["m"], case["n"], case["seed"], device)
     M = cache[key]
-    spec = registry.get(case["method"])
-    options = {}
-    if case["schedule"] is not None:
-        options["schedule"] = case["schedule"]
-    if "dtype" in spec.options:
-        options["dtype"] = case["dtype"]
-    table = _schedule_of(case["method"], case["schedule"], M.A)
+    solver = case["solver"]
     floor = M.cast_floor(case["dtype"])
     rows = []
-    iterates = polar_iterates(M.A, case["method"], case["steps"], **options)
-    for k, X in enumerate(iterates, start=1):
-        row = {c: case[c] for c in ("case_id", "method", "schedule", "dtype", "family", "m", "n")}
+    for k, X in enumerate(solver.iterates(M.A, case["steps"]), start=1):
+        row = {c: case[c] for c in PRECISION_COLUMNS[:8]}  # case_id .. n
         row.update(seed=case["seed"], device=device, iteration=k)
         row.update(_iterate_metrics(X, M.A, M.Q))
         row.update(
@@ -311,30 +367,31 @@ def run_case(case: dict, *, device: str = "cpu", cache: dict | None = None) -> l
             input_leverage_max=M.leverage[1],
             input_cast_floor=floor,
         )
-        row.update(_scalar_columns(table, M, k))
+        row.update(_scalar_columns(solver, M, k))
         rows.append(row)
     return rows
 
 
 def precision(
     *,
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str | PolarSolver] = DEFAULT_METHODS,
     schedules: Sequence[str] = DEFAULT_SCHEDULES,
     dtypes: Sequence[str] = DEFAULT_DTYPES,
     families: Sequence[str] = DEFAULT_FAMILIES,
     shapes: Sequence[tuple[int, int]] = DEFAULT_SHAPES,
-    steps: int = 8,
+    steps: int = DEFAULT_STEPS,
     seed: int = 0,
     device: str = "cpu",
     out: str | Path | None = None,
     resume: bool = False,
     show_progress: bool = False,
+    method_options: Mapping | None = None,
 ) -> list[dict]:
     r"""Precision of polar iterations per iterate, beside the scalar bound and the cast floor.
 
     Every case (method x schedule x dtype x family x shape, see
     :func:`precision_cases`) is one seeded matrix ``A`` (shape ``(m, n)``, float64)
-    and one run of :func:`polarlab.polar.polar_iterates`; each iterate ``X_k``
+    and one run of the method's iterates (``solver.iterates``); each iterate ``X_k``
     (``k = 1..steps``) gets every metric of :mod:`polarlab.metrics` against the
     float64 SVD polar factor, next to the exact-arithmetic prediction
     ``sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps))`` (Amsel et al., arXiv
@@ -342,9 +399,13 @@ def precision(
 
     Parameters
     ----------
-    methods, schedules, dtypes, families : sequences of names
-        Registered polar methods, coefficient schedules, compute dtypes and matrix
-        families. Unknown names raise ``ValueError`` before any work.
+    methods : sequence of str or PolarSolver
+        Polar methods with iterates: registered names or solvers made by
+        :func:`polarlab.polar.resolve`.
+    schedules, dtypes, families : sequences of names
+        Coefficient schedules and compute dtypes (crossed with the methods that
+        take them) and matrix families. Unknown names raise ``ValueError`` before
+        any work.
     shapes : sequence of (m, n)
         Matrix shapes (tall, wide or square; each dimension >= 2).
     steps : int
@@ -362,6 +423,9 @@ def precision(
         With ``out``: keep the cases already in ``precision.csv`` and skip them.
     show_progress : bool
         Progress bar on stderr.
+    method_options : mapping, optional
+        Further options of every method (e.g. ``{"normalization": "schatten8"}``),
+        validated once per method; the ``options`` column records them.
 
     Returns
     -------
@@ -389,34 +453,19 @@ def precision(
         shapes=shapes,
         steps=steps,
         seed=seed,
+        method_options=method_options,
     )
-    writer = (
-        TidyWriter(Path(out) / "precision.csv", PRECISION_COLUMNS, resume=resume) if out else None
-    )
-    done = writer.done_cases() if writer else set()
-    rows = list(writer.rows) if writer else []
-    todo = [c for c in cases if c["case_id"] not in done]
     cache: dict = {}
-    started = time.perf_counter()
-    complete = False
-    try:
-        for case in progress(todo, total=len(todo), desc="precision", enabled=show_progress):
-            case_rows = run_case(case, device=device, cache=cache)
-            if writer:
-                writer.write_case(case_rows)
-            rows.extend(case_rows)
-        complete = True
-    finally:  # also on Ctrl-C: the JSON mirrors the finished cases in the CSV
-        if out:
-            write_json(
-                Path(out) / "precision.json",
-                rows,
-                study="precision",
-                columns=list(PRECISION_COLUMNS),
-                complete=complete,
-                seconds=round(time.perf_counter() - started, 3),
-            )
-    return rows
+    return run_cases(
+        cases,
+        # Looked up at call time, so that a test can intercept the cases.
+        lambda case: run_case(case, device=device, cache=cache),
+        out=out,
+        name="precision",
+        columns=PRECISION_COLUMNS,
+        resume=resume,
+        show_progress=show_progress,
+    )
 
 
 def precision_summary(rows: Sequence[dict]) -> list[dict]:
@@ -437,6 +486,7 @@ def precision_summary(rows: Sequence[dict]) -> list[dict]:
         "method",
         "schedule",
         "dtype",
+        "options",
         "family",
         "m",
         "n",
@@ -452,7 +502,8 @@ def precision_summary(rows: Sequence[dict]) -> list[dict]:
 
 
 def _label(row: dict) -> str:
-    return f"{row['method']}:{row['schedule']}" if row["schedule"] else row["method"]
+    method = f"{row['method']}[{row['options']}]" if row["options"] else row["method"]
+    return f"{method}:{row['schedule']}" if row["schedule"] else method
 
 
 def plot_precision(rows: Sequence[dict], out: str | Path) -> list[Path]:
