@@ -95,10 +95,8 @@ nitpick_ignore = [
     ("py:data", "SIZES"),
     ("py:data", "CLAIMS"),
     ("py:func", "precision_cases"),
-    ("py:func", "positive_qr"),
     ("py:func", "aurora_direction"),
     ("py:attr", "algorithm"),
-    ("py:attr", "extra_defaults"),
 ]
 # numpy-style type prose such as "name" can match several attributes of that name; such an
 # ambiguous link still resolves (to one of them), so it is not a broken reference.

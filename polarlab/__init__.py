@@ -14,7 +14,6 @@ from polarlab.manifolds import (
     BalancedStiefelCertificate,
     balanced_stiefel_exact,
     muoneq_r,
-    normuon_normalize,
     project_balanced_stiefel,
     project_row_oblique,
     project_stiefel,
@@ -22,7 +21,6 @@ from polarlab.manifolds import (
     tangent_balanced_stiefel,
     tangent_row_oblique,
     tangent_stiefel,
-    u_normuon_normalize,
 )
 from polarlab.matrices import families, haar_orthogonal, prescribed_spectrum, random_matrix
 from polarlab.metrics import (
@@ -43,6 +41,7 @@ from polarlab.metrics import (
     singular_value_range,
     spectral_error,
 )
+from polarlab.optim.normuon import normuon_normalize, u_normuon_normalize
 from polarlab.polar import names as polar_methods
 from polarlab.polar import polar, polar_iterates
 from polarlab.polar.gram import gram_newton_schulz

@@ -1,5 +1,5 @@
 """ARO: the row_norm/Muon identity, continuity on tall matrices (short-side rotation),
-the QR, and the functional form."""
+the row normalisation, the state dtype, and the functional form."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from polarlab.optim import ARO
-from polarlab.optim.aro import BASE_MAPS, aro_direction, positive_qr, sinkhorn
+from polarlab.optim.aro import BASE_MAPS, aro_direction
 from polarlab.optim.functional import aro_update
 
 F64 = torch.float64
@@ -92,22 +92,6 @@ def test_row_norm_tall_update_stays_in_the_range_of_the_momentum():
     assert off_range(V) == pytest.approx(math.sqrt(1 - n / m), abs=0.1)
 
 
-def test_qr_methods_agree_and_give_orthogonal_positive_factors():
-    g = torch.Generator().manual_seed(0)
-    A = torch.randn(4, 7, 7, dtype=F64, generator=g)
-    A[1] = A[1] @ torch.diag(torch.logspace(0, -6, 7, dtype=F64))  # ill-conditioned
-    Qc, okc = positive_qr(A, "cholesky")
-    Qh, okh = positive_qr(A, "householder")
-    assert okc.all() and okh.all()
-    eye = torch.eye(7, dtype=F64)
-    # shifted CholeskyQR3 is orthogonal to O(u) for kappa up to ~u^-1
-    assert (Qc.mT @ Qc - eye).abs().max() < 1e-13
-    # Q is unique given diag(R) > 0; the two differ by the conditioning (1e6) times u
-    assert (Qc - Qh).abs().max() < 1e-8
-    with pytest.raises(ValueError, match="unknown qr method 'lu'"):
-        positive_qr(A, "lu")
-
-
 def test_zero_momentum_keeps_the_rotation():
     # QR of C = 0 fails (ok = False); the previous R is kept and the update is zero.
     R0 = torch.linalg.qr(torch.randn(5, 5, dtype=F64))[0]
@@ -115,13 +99,6 @@ def test_zero_momentum_keeps_the_rotation():
         U, R = aro_direction(torch.zeros(5, 9, dtype=F64), R0, base)
         assert torch.equal(R, R0)
         assert torch.isfinite(U).all()
-
-
-def test_sinkhorn_columns_exact_rows_near():
-    # SR-Sinkhorn (arXiv 2502.06742): columns exactly sqrt(p) (last normalisation), rows ~ sqrt(q)
-    X = sinkhorn(torch.randn(12, 30, dtype=F64, generator=torch.Generator().manual_seed(0)))
-    torch.testing.assert_close(X.norm(dim=0), torch.full((30,), math.sqrt(12), dtype=F64))
-    assert (X.norm(dim=1) / math.sqrt(30) - 1).abs().max() < 0.05
 
 
 def test_functional_update_equals_optimizer_step():
@@ -138,3 +115,29 @@ def test_functional_update_equals_optimizer_step():
     torch.testing.assert_close(W.detach(), Wf, rtol=0, atol=1e-13)
     torch.testing.assert_close(opt.state[W]["rotation"], R, rtol=0, atol=1e-13)
     assert opt.state[W]["rotation"].shape == (4, 4)  # short side
+
+
+def test_row_norm_is_the_row_oblique_projection_with_the_released_clamp():
+    # Released rule: sqrt(q) X_i / max(||X_i||, 1e-8). Rows above, below and at zero norm.
+    X = torch.randn(4, 9, dtype=F64, generator=torch.Generator().manual_seed(0))
+    X[1] *= 1e-10  # below the clamp: scaled by sqrt(q) / 1e-8, not normalised
+    X[2] = 0.0  # stays zero
+    expected = X * (3.0 / X.norm(dim=1, keepdim=True).clamp_min(1e-8))
+    torch.testing.assert_close(BASE_MAPS["row_norm"](X), expected, rtol=0, atol=0)
+
+
+def test_rotation_state_dtype_and_bfloat16_request():
+    # State in the "scaling" role (float32 for bf16 parameters); a bf16 compute request is
+    # raised to float32 (the QR needs single precision), so it equals the default.
+    g = torch.Generator().manual_seed(0)
+    W0 = torch.randn(10, 4, generator=g).bfloat16()
+    G = torch.randn(10, 4, generator=g).bfloat16()
+    runs = []
+    for dtype in (None, "bfloat16"):
+        W = torch.nn.Parameter(W0.clone())
+        opt = ARO([W], lr=0.01, dtype=dtype)
+        W.grad = G
+        opt.step()
+        assert opt.state[W]["rotation"].dtype == torch.float32
+        runs.append(W.detach())
+    assert torch.equal(*runs)

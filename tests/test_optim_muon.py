@@ -9,8 +9,8 @@ import torch
 
 from polarlab._arrays import unit_roundoff
 from polarlab.optim import Muon, NorMuon, UNorMuon
-from polarlab.optim.base import ADJUST_LR
 from polarlab.optim.functional import muon_update
+from polarlab.optim.rule import ADJUST_LR
 
 
 def _mlp(seed=0):

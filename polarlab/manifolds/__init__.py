@@ -78,11 +78,3 @@ __getattr__ = moved_names(
         "u_normuon_normalize": "polarlab.optim.normuon",
     },
 )
-
-
-# TRANSITIONAL (delete with _normuon_transitional.py once polarlab.optim.normuon defines
-# these and polarlab/__init__.py imports them from there).
-from polarlab.manifolds._normuon_transitional import (  # noqa: E402, F401
-    normuon_normalize,
-    u_normuon_normalize,
-)

@@ -15,7 +15,9 @@ from polarlab.manifolds._common import check_positive, check_same_shape, row_sq
 __all__ = ["project_row_oblique", "tangent_row_oblique"]
 
 
-def project_row_oblique(X, radius: float = 1.0, *, eps: float | None = None):
+def project_row_oblique(
+    X, radius: float = 1.0, *, eps: float | None = None, check_finite: bool = True
+):
     r"""Scale every row to Euclidean norm ``radius`` (projection onto the row-oblique manifold).
 
     ``P(X)_i = radius * X_i / max(||X_i||, eps)``: the nearest point to ``X`` in the
@@ -32,6 +34,9 @@ def project_row_oblique(X, radius: float = 1.0, *, eps: float | None = None):
     eps : float, optional
         Clamp on the row norm; default the smallest normal number of the dtype,
         so every non-zero row is normalised.
+    check_finite : bool
+        Raise ``ValueError`` on NaN/inf input (reads the data: a host
+        synchronisation on CUDA). Optimizer paths pass False.
 
     Returns
     -------
@@ -47,7 +52,7 @@ def project_row_oblique(X, radius: float = 1.0, *, eps: float | None = None):
            [ 0. , -2. ]])
     """
     check_positive(radius, "radius")
-    work, kind = as_work(X, name="X")
+    work, kind = as_work(X, name="X", check_finite=check_finite)
     if eps is None:
         eps = torch.finfo(work.dtype).tiny
     check_positive(eps, "eps")

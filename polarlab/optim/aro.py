@@ -25,27 +25,35 @@ caps the state at ``min(m, n)^2``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import torch
 
-from polarlab._arrays import resolve_dtype, unit_roundoff
-from polarlab.optim.base import PolarOptimizer, _matrix_defaults
+from polarlab import linalg
+from polarlab._arrays import compute_dtype, resolve_dtype
+from polarlab._deprecation import moved_names
+from polarlab.manifolds import project_row_oblique
+from polarlab.optim.base import PolarOptimizer
+from polarlab.optim.direction import Direction
+from polarlab.optim.options import Option, choice
 
-__all__ = ["ARO", "BASE_MAPS", "QR_METHODS", "aro_direction", "positive_qr"]
+__all__ = ["ARO", "BASE_MAPS", "ARODirection", "aro_direction"]
 
 
 def row_norm(X: torch.Tensor) -> torch.Tensor:
     """``sqrt(q) X_i / max(||X_i||, 1e-8)`` for each row of ``X`` (p x q); RMS 1.
+
+    The row-oblique projection :func:`polarlab.manifolds.project_row_oblique`
+    with radius ``sqrt(q)`` and the released clamp ``eps = 1e-8`` (a row of norm
+    below 1e-8 is scaled by ``sqrt(q) / 1e-8``, a zero row stays zero).
 
     Examples
     --------
     >>> row_norm(torch.tensor([[3.0, 4.0], [0.0, 2.0]])).norm(dim=1)
     tensor([1.4142, 1.4142])
     """
-    q = X.shape[-1]
-    return X * (math.sqrt(q) / X.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+    return project_row_oblique(X, math.sqrt(X.shape[-1]), eps=1e-8, check_finite=False)
 
 
 def sign(X: torch.Tensor) -> torch.Tensor:
@@ -59,93 +67,13 @@ def sign(X: torch.Tensor) -> torch.Tensor:
     return torch.sign(X)
 
 
-def sinkhorn(X: torch.Tensor, rounds: int = 5) -> torch.Tensor:
-    """SR-Sinkhorn (SinkGD, arXiv 2502.06742) on ``X`` (p x q).
-
-    ``rounds`` alternations of rows to norm ``sqrt(q)``, then columns to ``sqrt(p)``
-    (columns last), eps 1e-8, as released.
-
-    Examples
-    --------
-    >>> X = sinkhorn(torch.randn(4, 9, dtype=torch.float64))
-    >>> bool(torch.allclose(X.norm(dim=0), torch.full((9,), 2.0, dtype=torch.float64)))
-    True
-    """
-    p, q = X.shape[-2:]
-    for _ in range(rounds):
-        X = X * (math.sqrt(q) / X.norm(dim=-1, keepdim=True).clamp_min(1e-8))
-        X = X * (math.sqrt(p) / X.norm(dim=-2, keepdim=True).clamp_min(1e-8))
-    return X
-
-
 #: Base maps by name (arXiv 2602.09006; microsoft/dion ``dev/aro``); each commutes
 #: with row sign flips, ``f(S X) = S f(X)``, so the sign convention of the QR does not change ``U``.
 BASE_MAPS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "row_norm": row_norm,
     "sign": sign,
-    "sinkhorn": sinkhorn,
+    "sinkhorn": linalg.sinkhorn,
 }
-QR_METHODS = ("cholesky", "householder")
-
-
-def _cholesky_qr(A: torch.Tensor, shift: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One (shifted) CholeskyQR pass: ``A^T A + s I = L L^T``, ``Q = A L^{-T}``."""
-    n = A.shape[-1]
-    eye = torch.eye(n, dtype=A.dtype, device=A.device)
-    gram = A.mT @ A + shift * eye
-    L, info = torch.linalg.cholesky_ex(gram)
-    Q = torch.linalg.solve_triangular(L, A.mT, upper=False).mT  # A L^{-T}
-    return Q, info
-
-
-def positive_qr(A: torch.Tensor, method: str = "cholesky") -> tuple[torch.Tensor, torch.Tensor]:
-    """Q factor of ``A = QR`` with ``diag(R) > 0`` (deterministic), and a success flag.
-
-    Parameters
-    ----------
-    A : torch.Tensor, shape (..., k, k)
-        Square (batched) input; float32 or float64.
-    method : {"cholesky", "householder"}
-        ``"cholesky"``: shifted CholeskyQR3 (Fukaya, Kannan, Nakatsukasa, Yamamoto,
-        Yanagisawa, "Shifted Cholesky QR for computing the QR factorization of
-        ill-conditioned matrices", SIAM J. Sci. Comput. 2020): one pass with
-        shift ``s = 11 (k^2 + k(k+1)) u ||A||_F^2`` (which keeps the shifted
-        Gram matrix numerically positive definite), then two plain passes
-        (CholeskyQR2). Matmuls and k x k Cholesky only: fast on GPUs, no
-        host synchronisation. ``"householder"``: ``torch.linalg.qr`` with the
-        signs fixed so ``diag(R) > 0``.
-
-    Returns
-    -------
-    Q : torch.Tensor, shape (..., k, k)
-    ok : torch.Tensor of bool, shape (...)
-        False where a Cholesky factorisation failed or ``Q`` is not finite
-        (e.g. ``A = 0``); callers keep their previous factor there (``torch.where``).
-
-    Examples
-    --------
-    >>> _ = torch.manual_seed(0)
-    >>> A = torch.randn(3, 5, 5, dtype=torch.float64)
-    >>> Q, ok = positive_qr(A)
-    >>> Qh, _ = positive_qr(A, "householder")
-    >>> bool(ok.all()), bool(torch.allclose(Q, Qh))
-    (True, True)
-    """
-    if method == "householder":
-        Q, R = torch.linalg.qr(A)
-        s = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
-        Q = Q * torch.where(s == 0, 1.0, s).unsqueeze(-2)
-        return Q, torch.isfinite(Q).flatten(-2).all(-1)
-    if method != "cholesky":
-        raise ValueError(f"unknown qr method {method!r}; choose one of: {', '.join(QR_METHODS)}")
-    k = A.shape[-1]
-    u = unit_roundoff(A.dtype)
-    fro2 = A.square().sum((-2, -1), keepdim=True)
-    Q, info0 = _cholesky_qr(A, 11 * (k * k + k * (k + 1)) * u * fro2)
-    Q, info1 = _cholesky_qr(Q, 0.0)
-    Q, info2 = _cholesky_qr(Q, 0.0)
-    ok = (info0 == 0) & (info1 == 0) & (info2 == 0) & torch.isfinite(Q).flatten(-2).all(-1)
-    return Q, ok
 
 
 def aro_direction(
@@ -162,7 +90,7 @@ def aro_direction(
     base : {"row_norm", "sign", "sinkhorn"}
         Base map ``f`` (:data:`BASE_MAPS`).
     qr : {"cholesky", "householder"}
-        See :func:`positive_qr`; where it fails, ``R`` is kept.
+        See :func:`polarlab.linalg.positive_qr`; where it fails, ``R`` is kept.
 
     Returns
     -------
@@ -191,28 +119,70 @@ def aro_direction(
     tall = M.shape[-2] > M.shape[-1]
     X = M.mT if tall else M  # short side first: X is k x q with k <= q
     C = X @ f(R.mT @ X).mT  # k x k cross-alignment, grad of <X, R f(R^T X)>
-    Q, ok = positive_qr(C, qr)
+    Q, ok = linalg.positive_qr(C, qr)
     R_new = torch.where(ok[..., None, None], Q, R)
     U = R_new @ f(R_new.mT @ X)
     return (U.mT if tall else U), R_new
 
 
+def _check_dtype(name: str, value) -> None:
+    resolve_dtype(value)  # ValueError naming the allowed dtypes
+
+
+class ARODirection(Direction):
+    """ARO's direction ``R f(R^T M)`` after one QR-retracted ascent step on ``R``.
+
+    State: ``rotation`` (``k x k``, ``k = min(m, n)``; identity at the start).
+    Its common defaults differ: ``lr=1e-3`` and ``adjust_lr=None`` (the update
+    entries have RMS about 1).
+    """
+
+    options = (
+        Option(
+            "base",
+            "sinkhorn",
+            '{"sinkhorn", "row_norm", "sign"}',
+            "Base map ``f`` (the paper recommends ``sinkhorn``).",
+            choice(BASE_MAPS, "base map"),
+        ),
+        Option(
+            "qr",
+            "cholesky",
+            '{"cholesky", "householder"}',
+            "QR of the cross-alignment: shifted CholeskyQR3 or Householder "
+            "(``polarlab.linalg.positive_qr``); where it fails the previous ``R`` is kept.",
+            choice(linalg.QR_METHODS, "qr"),
+        ),
+        Option(
+            "dtype",
+            None,
+            "str or torch.dtype, optional",
+            "Compute dtype of the rotation and direction; ``None``: the momentum's, at "
+            "least float32 (a bfloat16 or float16 request is raised to float32: the QR "
+            "needs single precision).",
+            _check_dtype,
+        ),
+    )
+    state_names = ("rotation",)
+    common_defaults: ClassVar[Mapping[str, Any]] = {"lr": 1e-3, "adjust_lr": None}
+
+    def init_state(self, m, n, device, dtype):
+        return {"rotation": torch.eye(min(m, n), dtype=dtype, device=device)}
+
+    def __call__(self, M, state):
+        R = state["rotation"]
+        # the requested dtype, else the momentum's (the "scaling" role); at least float32,
+        # since the Cholesky QR needs single precision
+        work = compute_dtype(self.dtype, M.device, role="scaling", input_dtype=M.dtype)
+        work = torch.promote_types(work, torch.float32)
+        U, R_new = aro_direction(M.to(work), R.to(work), self.base, self.qr)
+        return U, {"rotation": R_new.to(R.dtype)}
+
+
 class ARO(PolarOptimizer):
     r"""ARO (arXiv 2602.09006): ``U = R f(R^T M)`` with ``R`` from QR of the cross-alignment.
 
-    Takes the common matrix-optimizer keywords (see :class:`polarlab.optim.Muon`)
-    except the polar-method ones, plus:
-
-    Parameters
-    ----------
-    base : {"sinkhorn", "row_norm", "sign"}
-        Base map (default ``"sinkhorn"``, the paper's recommendation).
-    qr : {"cholesky", "householder"}
-        QR of the cross-alignment (default shifted CholeskyQR3; see
-        :func:`positive_qr`). Where it fails, the previous ``R`` is kept.
-    dtype : str, optional
-        Compute dtype of the rotation and direction (default float32; float64
-        for float64 parameters).
+    The direction is :class:`ARODirection`; ARO uses no polar method.
 
     Notes
     -----
@@ -236,62 +206,10 @@ class ARO(PolarOptimizer):
     """
 
     algorithm = "aro"
+    direction_type = ARODirection
 
-    def __init__(
-        self,
-        params: Iterable,
-        lr: float | torch.Tensor = 1e-3,
-        momentum: float = 0.95,
-        nesterov: bool = True,
-        momentum_form: str = "ema",
-        weight_decay: float = 0.0,
-        cautious_wd: bool = False,
-        adjust_lr: str | None = None,
-        base: str = "sinkhorn",
-        qr: str = "cholesky",
-        dtype: str | None = None,
-        flatten: bool = False,
-        nonfinite: str = "skip",
-        row_telemetry: bool = False,
-    ) -> None:
-        defaults = _matrix_defaults(
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            momentum_form=momentum_form,
-            weight_decay=weight_decay,
-            cautious_wd=cautious_wd,
-            adjust_lr=adjust_lr,
-            method=None,
-            schedule=None,
-            steps=None,
-            dtype=dtype,
-            flatten=flatten,
-            nonfinite=nonfinite,
-            row_telemetry=row_telemetry,
-            base=base,
-            qr=qr,
-        )
-        super().__init__(params, defaults)
 
-    def check_extra(self, group: dict[str, Any]) -> None:
-        if group["base"] not in BASE_MAPS:
-            raise ValueError(
-                f"unknown base map {group['base']!r}; choose one of: {', '.join(BASE_MAPS)}"
-            )
-        if group["qr"] not in QR_METHODS:
-            raise ValueError(f"unknown qr {group['qr']!r}; choose one of: {', '.join(QR_METHODS)}")
-        if group["method"] is not None:
-            raise ValueError("ARO uses no polar method; leave method=None")
-
-    def init_extra_state(self, m, n, group, device, dtype):
-        k = min(m, n)
-        return {"rotation": torch.eye(k, dtype=dtype, device=device)}
-
-    def direction(self, M, state, group):
-        """``R f(R^T M)`` after one QR-retracted ascent step on ``R``."""
-        # QR needs at least single precision: a bf16 request is raised to float32
-        work = M.dtype if group["dtype"] is None else resolve_dtype(group["dtype"])
-        work = torch.promote_types(work, torch.float32)
-        U, R = aro_direction(M.to(work), state["rotation"].to(work), group["base"], group["qr"])
-        return U, {"rotation": R.to(state["rotation"].dtype)}
+# Names that moved: served from their new module with a DeprecationWarning.
+__getattr__ = moved_names(
+    __name__, dict.fromkeys(("QR_METHODS", "positive_qr", "sinkhorn"), "polarlab.linalg")
+)

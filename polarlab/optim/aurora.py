@@ -11,29 +11,48 @@ Algorithm 3) or :func:`polarlab.manifolds.riemannian_balanced_stiefel`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import torch
 
 from polarlab.manifolds import WIDE_RULES, project_balanced_stiefel, riemannian_balanced_stiefel
-from polarlab.optim.base import PolarOptimizer, _matrix_defaults, _polar_options
+from polarlab.optim.base import PolarOptimizer
+from polarlab.optim.direction import POLAR_OPTIONS, PolarDirection
+from polarlab.optim.options import Option, choice, finite_positive, interval, positive_int
+from polarlab.polar import PolarSolver, resolve
 
-__all__ = ["AURORA_FORMS", "Aurora", "aurora_direction"]
+__all__ = ["AURORA_FORMS", "Aurora", "AuroraDirection", "aurora_direction"]
 
 #: Aurora forms: the released code form, the paper's alternating form, Riemannian ascent.
 AURORA_FORMS = ("preconditioned", "alternating", "riemannian")
+#: The damping exponent when ``beta`` is ``None`` (aurora-release ``pp_beta``).
+DEFAULT_BETA = 0.5
+
+_beta_range = interval(0, 1, closed="right")
+
+
+def _check_beta(name: str, value) -> None:
+    if value is not None:
+        _beta_range(name, value)
+
+
+def _check_riemannian_beta(form: str, beta) -> None:
+    if form == "riemannian" and beta is not None:
+        raise ValueError(
+            f"beta={beta!r} is not used by form='riemannian' (it damps the row scaling of "
+            "the preconditioned and alternating forms); leave beta=None"
+        )
 
 
 def aurora_direction(
     M: torch.Tensor,
     *,
     iters: int = 2,
-    beta: float = 0.5,
+    beta: float | None = None,
     form: str = "preconditioned",
     wide: str = "transpose",
     eps: float = 1e-7,
-    method: str = "polar_express",
+    method: str | PolarSolver = "polar_express",
     **polar_opts: Any,
 ) -> torch.Tensor:
     """Aurora's direction for a momentum ``M``: balanced-row polar factor.
@@ -45,8 +64,10 @@ def aurora_direction(
     iters : int
         Polar calls ``K`` (preconditioned/alternating) or outer ascent steps
         (riemannian). Default 2 (aurora-release).
-    beta : float
-        Damping exponent in (0, 1] (default 0.5; not used by ``"riemannian"``).
+    beta : float in (0, 1], optional
+        Damping exponent of the preconditioned and alternating forms; ``None``
+        means 0.5 (aurora-release). The Riemannian form has no damping: a
+        ``beta`` given with ``form="riemannian"`` raises ``ValueError``.
     form : {"preconditioned", "alternating", "riemannian"}
     wide : {"transpose", "polar"}
         Wide-matrix rule: balance the columns (aurora-release v1, dion) or plain
@@ -54,7 +75,8 @@ def aurora_direction(
     eps : float
         Row-norm clamp (default 1e-7, aurora-release).
     method, **polar_opts
-        Registered polar method and its options.
+        Registered polar method and its options (e.g. a Newton-Schulz
+        ``steps``), or a :class:`~polarlab.polar.PolarSolver`; resolved once here.
 
     Returns
     -------
@@ -69,34 +91,91 @@ def aurora_direction(
     ...                     rtol=1e-2))
     True
     """
+    _check_riemannian_beta(form, beta)
+    solver = resolve(method, **polar_opts)
     if form == "riemannian":
         return riemannian_balanced_stiefel(
-            M, steps=iters, method=method, wide=wide, eps=eps, check_finite=False, **polar_opts
+            M, iters, method=solver, wide=wide, eps=eps, check_finite=False
         )
+    beta = DEFAULT_BETA if beta is None else beta
     return project_balanced_stiefel(
-        M, iters, beta, method, form=form, wide=wide, eps=eps, check_finite=False, **polar_opts
+        M, iters, beta, solver, form=form, wide=wide, eps=eps, check_finite=False
     )
+
+
+class AuroraDirection(PolarDirection):
+    """Aurora's direction: the balanced-row polar factor of ``M`` (``polar(M)`` when square).
+
+    With ``form="riemannian"`` the polar method's own ``steps`` set the
+    Newton-Schulz iterations of every polar call, and ``iters`` the outer
+    ascent steps.
+    """
+
+    options = (
+        *POLAR_OPTIONS,
+        Option(
+            "iters",
+            2,
+            "int >= 1",
+            "Polar calls per step (aurora-release ``pp_iterations``); outer ascent steps "
+            'for ``form="riemannian"``.',
+            positive_int,
+            position="late",
+        ),
+        Option(
+            "beta",
+            None,
+            "float in (0, 1] or None",
+            "Damping exponent of the row scaling; ``None`` means 0.5 (aurora-release "
+            '``pp_beta``). Not used by ``form="riemannian"``: giving it there raises '
+            "``ValueError``.",
+            _check_beta,
+            position="late",
+        ),
+        Option(
+            "form",
+            "preconditioned",
+            '{"preconditioned", "alternating", "riemannian"}',
+            "The released code form, the paper's alternating form (Algorithm 3), or "
+            "Riemannian ascent on the balanced Stiefel manifold.",
+            choice(AURORA_FORMS, "form"),
+            position="late",
+        ),
+        Option(
+            "wide",
+            "transpose",
+            '{"transpose", "polar"}',
+            "Wide matrices: balance the columns (aurora-release v1, dion) or plain Muon "
+            "(aurora-release v2).",
+            choice(WIDE_RULES, "wide rule"),
+            position="late",
+        ),
+        Option(
+            "eps", 1e-7, "float > 0", "Row-norm clamp (aurora-release).", finite_positive, "late"
+        ),
+    )
+
+    def setup(self) -> None:
+        _check_riemannian_beta(self.form, self.beta)
+        super().setup()
+
+    def __call__(self, M, state):
+        U = aurora_direction(
+            M,
+            iters=self.iters,
+            beta=self.beta,
+            form=self.form,
+            wide=self.wide,
+            eps=self.eps,
+            method=self.solver,
+        )
+        return U, {}
 
 
 class Aurora(PolarOptimizer):
     r"""Aurora (arXiv 2606.27715): ``W <- W (1 - lr wd) - lr s(m, n) P(M)``.
 
-    ``P`` is :func:`aurora_direction`. Takes every keyword of
-    :class:`polarlab.optim.Muon`, plus the group options:
-
-    Parameters
-    ----------
-    iters : int
-        Polar calls per step (default 2, aurora-release ``pp_iterations``).
-    beta : float in (0, 1]
-        Damping exponent (default 0.5, aurora-release ``pp_beta``).
-    form : {"preconditioned", "alternating", "riemannian"}
-        Default ``"preconditioned"`` (the released code form).
-    wide : {"transpose", "polar"}
-        Wide matrices: balance columns (default; aurora-release v1, dion) or
-        plain Muon (aurora-release v2).
-    eps : float
-        Row-norm clamp (default 1e-7).
+    ``P`` is :class:`AuroraDirection` (:func:`aurora_direction`).
 
     Notes
     -----
@@ -120,80 +199,4 @@ class Aurora(PolarOptimizer):
     """
 
     algorithm = "aurora"
-
-    def __init__(
-        self,
-        params: Iterable,
-        lr: float | torch.Tensor = 0.02,
-        momentum: float = 0.95,
-        nesterov: bool = True,
-        momentum_form: str = "ema",
-        weight_decay: float = 0.0,
-        cautious_wd: bool = False,
-        adjust_lr: str | None = "aspect",
-        method: str = "polar_express",
-        schedule: str | None = None,
-        steps: int | None = None,
-        dtype: str | None = None,
-        flatten: bool = False,
-        nonfinite: str = "skip",
-        row_telemetry: bool = False,
-        iters: int = 2,
-        beta: float = 0.5,
-        form: str = "preconditioned",
-        wide: str = "transpose",
-        eps: float = 1e-7,
-    ) -> None:
-        defaults = _matrix_defaults(
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            momentum_form=momentum_form,
-            weight_decay=weight_decay,
-            cautious_wd=cautious_wd,
-            adjust_lr=adjust_lr,
-            method=method,
-            schedule=schedule,
-            steps=steps,
-            dtype=dtype,
-            flatten=flatten,
-            nonfinite=nonfinite,
-            row_telemetry=row_telemetry,
-            iters=iters,
-            beta=beta,
-            form=form,
-            wide=wide,
-            eps=eps,
-        )
-        super().__init__(params, defaults)
-
-    def check_extra(self, group: dict[str, Any]) -> None:
-        iters, beta = group["iters"], group["beta"]
-        if not isinstance(iters, int) or isinstance(iters, bool) or iters < 1:
-            raise ValueError(f"iters must be a positive integer, got {iters!r}")
-        if not isinstance(beta, (int, float)) or not 0 < beta <= 1:
-            raise ValueError(f"beta must lie in (0, 1], got {beta!r}")
-        if group["form"] not in AURORA_FORMS:
-            raise ValueError(
-                f"unknown form {group['form']!r}; choose one of: {', '.join(AURORA_FORMS)}"
-            )
-        if group["wide"] not in WIDE_RULES:
-            raise ValueError(
-                f"unknown wide rule {group['wide']!r}; choose one of: {', '.join(WIDE_RULES)}"
-            )
-        if not group["eps"] > 0:
-            raise ValueError(f"eps must be > 0, got {group['eps']!r}")
-
-    def direction(self, M, state, group):
-        """Balanced-row polar factor of ``M`` (exactly ``polar(M)`` when square)."""
-        U = aurora_direction(
-            M,
-            iters=group["iters"],
-            beta=group["beta"],
-            form=group["form"],
-            wide=group["wide"],
-            eps=group["eps"],
-            method=group["method"],
-            **_polar_options(group, M.device),
-        )
-        return U, {}
+    direction_type = AuroraDirection

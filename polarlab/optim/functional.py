@@ -1,12 +1,16 @@
-"""Per-tensor update functions: one optimizer step on one weight, state passed explicitly.
+"""Per-tensor updates: one optimizer step on one weight, state passed explicitly.
 
-Each function takes the weight ``W``, its gradient ``G`` and the state arrays,
+:func:`update` applies any :class:`~polarlab.optim.direction.Direction` to a
+weight ``W`` with gradient ``G``, momentum buffer and the direction's state,
 and returns the new weight and new state as new arrays (nothing is modified in
-place), in the caller's kind of array (numpy or torch). They compose the same
-pieces as the optimizer classes (:func:`polarlab.optim.base.momentum_step`,
-the direction maps, :func:`polarlab.optim.base.apply_decoupled_update`), so
-``Muon(...).step()`` and :func:`muon_update` agree. Unlike the classes they do
-not guard against non-finite gradients.
+place), in the caller's kind of array (numpy or torch). It runs the same
+function as the optimizer classes (:func:`polarlab.optim.rule.matrix_update`),
+so ``Muon(...).step()`` and ``update(MuonDirection(...), ...)`` agree. Unlike the
+classes it does not guard against non-finite gradients.
+
+:func:`muon_update`, :func:`normuon_update`, :func:`aurora_update` and
+:func:`aro_update` are the same entry point with the direction built from
+keywords (their signatures are generated from the option records).
 
 Shapes: ``W``, ``G`` and the momentum are ``(..., m, n)``; leading dimensions are
 a batch of independent matrices.
@@ -14,47 +18,92 @@ a batch of independent matrices.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import torch
-
 from polarlab._arrays import as_work, to_caller
-from polarlab.optim.aro import aro_direction
-from polarlab.optim.aurora import aurora_direction
-from polarlab.optim.base import _compute_dtype, apply_decoupled_update, lr_scale, momentum_step
-from polarlab.optim.muon import polar_direction
-from polarlab.optim.normuon import normuon_direction
-from polarlab.polar import registry
+from polarlab.optim.aro import ARODirection
+from polarlab.optim.aurora import AuroraDirection
+from polarlab.optim.direction import Direction
+from polarlab.optim.muon import MuonDirection
+from polarlab.optim.normuon import NorMuonDirection, UNorMuonDirection
+from polarlab.optim.options import (
+    COMMON_HEAD,
+    Option,
+    parameters_section,
+    with_defaults,
+)
+from polarlab.optim.rule import lr_scale, matrix_update, state_dtype
 
-__all__ = ["aro_update", "aurora_update", "muon_update", "normuon_update"]
+__all__ = ["aro_update", "aurora_update", "muon_update", "normuon_update", "update"]
+
+_STEP_OPTIONS = tuple(o for o in COMMON_HEAD if o.name != "lr")  # lr: required, unchecked
+_ARRAYS_DOC = (
+    "W, G, momentum_buffer : numpy.ndarray or torch.Tensor, shape (..., m, n)\n"
+    "    Weights, gradient and momentum buffer (zeros at the start)."
+)
+_LR_DOC = (
+    "lr : float or 0-d tensor\n"
+    "    Learning rate (required; not read on the host, so a device tensor is fine)."
+)
 
 
-def _polar_opts(method: str, schedule, steps, dtype, device) -> dict[str, Any]:
-    spec = registry.get(method)
-    given = {"schedule": schedule, "steps": steps, "dtype": dtype}
-    opts = {k: v for k, v in given.items() if v is not None}
-    spec.check_options(opts)
-    if "dtype" in spec.options:
-        opts["dtype"] = _compute_dtype(dtype, device)
-    return opts
-
-
-def _step(
+def update(
+    direction: Direction,
     W,
     G,
     momentum_buffer,
-    direction: Callable[[torch.Tensor], tuple[torch.Tensor, tuple]],
-    extra_state: tuple,
+    state: Mapping[str, Any] | None = None,
     *,
     lr,
-    momentum: float,
-    nesterov: bool,
-    momentum_form: str,
-    weight_decay: float,
-    cautious_wd: bool,
-    adjust_lr: str | None,
+    momentum: float = 0.95,
+    nesterov: bool = True,
+    momentum_form: str = "ema",
+    weight_decay: float = 0.0,
+    cautious_wd: bool = False,
+    adjust_lr: str | None = "aspect",
 ):
+    """One step of a direction on one weight (or a batch), state explicit.
+
+    Parameters
+    ----------
+    direction : Direction
+        E.g. ``MuonDirection(method="svd")`` or ``ARODirection(base="sign")``.
+    W, G, momentum_buffer : numpy.ndarray or torch.Tensor, shape (..., m, n)
+    state : mapping of str to array, optional
+        The direction's state (keys ``direction.state_names``, e.g. NorMuon's
+        ``row_second_moment`` of shape (..., m)); ``None``: a fresh state.
+    lr, momentum, nesterov, momentum_form, weight_decay, cautious_wd, adjust_lr
+        The common optimizer options (see :class:`polarlab.optim.Muon`). The
+        defaults are the common ones: pass ARO's ``adjust_lr=None`` yourself.
+
+    Returns
+    -------
+    W_new, momentum_buffer_new : same kinds as the inputs
+    state_new : dict of str to array
+        Same kinds and dtypes as the given state (a fresh state comes back in
+        ``W``'s kind and the state dtype).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from polarlab.optim.muon import MuonDirection
+    >>> W, G = torch.zeros(3, 2, dtype=torch.float64), torch.eye(3, 2, dtype=torch.float64)
+    >>> W1, B1, _ = update(MuonDirection(method="svd"), W, G, torch.zeros_like(W), lr=0.1,
+    ...                    adjust_lr=None)
+    >>> W1.tolist()
+    [[-0.1, 0.0], [0.0, -0.1], [0.0, 0.0]]
+    """
+    common = dict(
+        momentum=momentum,
+        nesterov=nesterov,
+        momentum_form=momentum_form,
+        weight_decay=weight_decay,
+        cautious_wd=cautious_wd,
+    )
+    for option in _STEP_OPTIONS:
+        option.validate(adjust_lr if option.name == "adjust_lr" else common[option.name])
     Wt, kind = as_work(W, name="W", check_finite=False)
     Gt, _ = as_work(G, name="G", check_finite=False)
     Bt, bkind = as_work(momentum_buffer, name="momentum", check_finite=False)
@@ -63,297 +112,157 @@ def _step(
             f"W, G and momentum must have the same shape; got {tuple(Wt.shape)}, "
             f"{tuple(Gt.shape)}, {tuple(Bt.shape)}"
         )
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
-    work = torch.promote_types(Bt.dtype, torch.float32)
-    new_buf, M = momentum_step(Bt.to(work), Gt.to(work), momentum, nesterov, momentum_form)
-    U, new_extra = direction(M)
+    work = state_dtype(Bt.dtype, Bt.device)
     m, n = Wt.shape[-2:]
-    W_new = apply_decoupled_update(
-        Wt.to(work), U.to(work), lr, lr_scale(adjust_lr, m, n), weight_decay, cautious_wd
-    )
-    out = [to_caller(W_new, kind), to_caller(new_buf, bkind)]
-    out += [to_caller(s, k) for s, k in zip(new_extra, extra_state)]
-    return tuple(out)
-
-
-_COMMON_DOC = """
-    lr : float or 0-d tensor
-        Learning rate.
-    momentum, nesterov, momentum_form
-        As for :class:`polarlab.optim.Muon` (defaults 0.95, True, ``"ema"``).
-    weight_decay, cautious_wd
-        Decoupled weight decay ``W (1 - lr wd)`` (optionally cautious).
-    adjust_lr : {"aspect", "spectral_norm", "rms_norm", None}
-        lr multiplier by shape (default ``"aspect"``)."""
-
-
-def muon_update(
-    W,
-    G,
-    momentum_buffer,
-    *,
-    lr: float | torch.Tensor,
-    momentum: float = 0.95,
-    nesterov: bool = True,
-    momentum_form: str = "ema",
-    weight_decay: float = 0.0,
-    cautious_wd: bool = False,
-    adjust_lr: str | None = "aspect",
-    method: str = "polar_express",
-    schedule: str | None = None,
-    steps: int | None = None,
-    dtype: str | None = None,
-):
-    """One Muon step: ``W <- W (1 - lr wd) - lr s(m, n) polar(M)``.
-
-    Parameters
-    ----------
-    W, G, momentum_buffer : numpy.ndarray or torch.Tensor, shape (..., m, n)
-    method, schedule, steps, dtype
-        Registered polar method and its options (dtype default: bf16 on CUDA,
-        float32 elsewhere).
-    {common}
-
-    Returns
-    -------
-    W_new, momentum_buffer_new : same kinds as the inputs
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> W, G = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
-    >>> W1, B1 = muon_update(W, G, np.zeros_like(W), lr=0.1, method="svd", adjust_lr=None)
-    >>> s = np.linalg.svd(W - W1, compute_uv=False)  # lr * polar(G): singular values 0.1
-    >>> bool(np.allclose(s, 0.1)), bool(np.allclose(B1, 0.05 * G))
-    (True, True)
-    """
-    device = as_work(W, name="W", check_finite=False)[0].device
-    opts = _polar_opts(method, schedule, steps, dtype, device)
-    return _step(
-        W,
-        G,
-        momentum_buffer,
-        lambda M: (polar_direction(M, method, **opts), ()),
-        (),
-        lr=lr,
-        momentum=momentum,
-        nesterov=nesterov,
-        momentum_form=momentum_form,
-        weight_decay=weight_decay,
-        cautious_wd=cautious_wd,
-        adjust_lr=adjust_lr,
-    )
-
-
-def normuon_update(
-    W,
-    G,
-    momentum_buffer,
-    row_second_moment,
-    *,
-    lr: float | torch.Tensor,
-    beta2: float = 0.95,
-    uniform: bool = False,
-    momentum: float = 0.95,
-    nesterov: bool = True,
-    momentum_form: str = "ema",
-    weight_decay: float = 0.0,
-    cautious_wd: bool = False,
-    adjust_lr: str | None = "aspect",
-    method: str = "polar_express",
-    schedule: str | None = None,
-    steps: int | None = None,
-    dtype: str | None = None,
-):
-    """One NorMuon (``uniform=False``) or U-NorMuon (``uniform=True``) step.
-
-    Parameters
-    ----------
-    W, G, momentum_buffer : shape (..., m, n)
-    row_second_moment : shape (..., m)
-        Per-row second moment ``v`` (zeros at the start).
-    beta2 : float
-        EMA factor of ``v`` (default 0.95).
-    uniform : bool
-        U-NorMuon's ``sqrt(n)`` Frobenius target instead of NorMuon's grafting.
-    method, schedule, steps, dtype
-        Polar method and options.
-    {common}
-
-    Returns
-    -------
-    W_new, momentum_buffer_new, row_second_moment_new
-
-    Examples
-    --------
-    >>> _ = torch.manual_seed(0)
-    >>> W, G = torch.randn(8, 2, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
-    >>> out = normuon_update(W, G, torch.zeros_like(W), torch.zeros(8, dtype=torch.float64),
-    ...                      lr=1.0, uniform=True, method="svd", adjust_lr=None)
-    >>> bool(torch.allclose((W - out[0]).norm(dim=1), torch.full((8,), 0.5, dtype=torch.float64)))
-    True
-    """
-    Vt, vkind = as_work(row_second_moment, name="row_second_moment", min_ndim=1)
-    device = Vt.device
-    opts = _polar_opts(method, schedule, steps, dtype, device)
-
-    def direction(M):
-        U, v = normuon_direction(
-            M, Vt.to(M.dtype), beta2=beta2, uniform=uniform, method=method, **opts
-        )
-        return U, (v,)
-
-    return _step(
-        W,
-        G,
-        momentum_buffer,
+    if state is None:
+        fresh = direction.init_state(m, n, Wt.device, work)
+        states = {k: v.expand(*Wt.shape[:-2], *v.shape) for k, v in fresh.items()}
+        kinds = dict.fromkeys(states, (kind, work))
+    else:
+        converted = {
+            k: as_work(v, name=k, min_ndim=1, check_finite=False) for k, v in state.items()
+        }
+        states = {k: v.to(work) for k, (v, _) in converted.items()}
+        kinds = {k: (k_, None) for k, (_, k_) in converted.items()}
+    W_new, B_new, _, S_new = matrix_update(
         direction,
-        (vkind,),
+        Wt.to(work),
+        Gt.to(work),
+        Bt.to(work),
+        states,
         lr=lr,
-        momentum=momentum,
-        nesterov=nesterov,
-        momentum_form=momentum_form,
-        weight_decay=weight_decay,
-        cautious_wd=cautious_wd,
-        adjust_lr=adjust_lr,
+        scale=lr_scale(adjust_lr, m, n),
+        **common,
     )
+    new_state = {k: to_caller(v, *kinds[k]) for k, v in S_new.items()}
+    return to_caller(W_new, kind), to_caller(B_new, bkind), new_state
 
 
-def aurora_update(
-    W,
-    G,
-    momentum_buffer,
+def _per_tensor(
+    name: str,
+    summary: str,
+    choose: Callable[[dict], type[Direction]],
+    base: type[Direction],
     *,
-    lr: float | torch.Tensor,
-    iters: int = 2,
-    beta: float = 0.5,
-    form: str = "preconditioned",
-    wide: str = "transpose",
-    eps: float = 1e-7,
-    momentum: float = 0.95,
-    nesterov: bool = True,
-    momentum_form: str = "ema",
-    weight_decay: float = 0.0,
-    cautious_wd: bool = False,
-    adjust_lr: str | None = "aspect",
-    method: str = "polar_express",
-    schedule: str | None = None,
-    steps: int | None = None,
-    dtype: str | None = None,
-):
-    """One Aurora step: ``W <- W (1 - lr wd) - lr s(m, n) P(M)``, ``P`` the balanced polar.
+    state_docs: tuple[str, ...] = (),
+    extra: tuple[Option, ...] = (),
+    returns: str,
+    example: str,
+) -> Callable:
+    """A function ``name(W, G, momentum_buffer, *state, *, lr, **options)`` over :func:`update`.
 
-    Parameters
-    ----------
-    W, G, momentum_buffer : shape (..., m, n)
-    iters, beta, form, wide, eps
-        Aurora options (see :func:`polarlab.optim.aurora.aurora_direction`).
-    method, schedule, steps, dtype
-        Polar method and options.
-    {common}
-
-    Returns
-    -------
-    W_new, momentum_buffer_new
-
-    Examples
-    --------
-    >>> _ = torch.manual_seed(0)
-    >>> W, G = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 4, dtype=torch.float64)
-    >>> W1, B1 = aurora_update(W, G * torch.rand(16, 1, dtype=torch.float64),
-    ...                        torch.zeros_like(W), lr=1.0, iters=12, method="svd", adjust_lr=None)
-    >>> bool(torch.allclose((W - W1).norm(dim=1), torch.full((16,), 0.5, dtype=torch.float64),
-    ...                     rtol=1e-3))
-    True
+    ``choose(values)`` picks the direction class from the bound arguments;
+    ``base`` is the class whose options and common defaults the signature lists.
     """
-    device = as_work(W, name="W", check_finite=False)[0].device
-    opts = _polar_opts(method, schedule, steps, dtype, device)
+    P = inspect.Parameter
+    arrays = [P(n, P.POSITIONAL_OR_KEYWORD) for n in ("W", "G", "momentum_buffer")]
+    arrays += [P(n, P.POSITIONAL_OR_KEYWORD) for n in base.state_names]
+    options = [
+        *with_defaults(_STEP_OPTIONS, base.common_defaults),
+        *extra,
+        *base.options,
+    ]
+    kw = P.KEYWORD_ONLY
+    signature = inspect.Signature([*arrays, P("lr", kw), *(o.parameter(kw) for o in options)])
 
-    def direction(M):
-        U = aurora_direction(
-            M, iters=iters, beta=beta, form=form, wide=wide, eps=eps, method=method, **opts
-        )
-        return U, ()
+    def fn(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)  # TypeError on an unknown name
+        bound.apply_defaults()
+        values = bound.arguments
+        direction_type = choose(values)
+        direction = direction_type(**{o.name: values[o.name] for o in direction_type.options})
+        state = {k: values[k] for k in direction_type.state_names}
+        common = {o.name: values[o.name] for o in _STEP_OPTIONS}
+        W_new, B_new, S_new = update(
+            direction, values["W"], values["G"], values["momentum_buffer"], state,
+            lr=values["lr"], **common,
+        )  # fmt: skip
+        return (W_new, B_new, *(S_new[k] for k in direction_type.state_names))
 
-    return _step(
-        W,
-        G,
-        momentum_buffer,
-        direction,
-        (),
-        lr=lr,
-        momentum=momentum,
-        nesterov=nesterov,
-        momentum_form=momentum_form,
-        weight_decay=weight_decay,
-        cautious_wd=cautious_wd,
-        adjust_lr=adjust_lr,
+    fn.__name__ = fn.__qualname__ = name
+    fn.__signature__ = signature
+    section = parameters_section(options, preamble=[_ARRAYS_DOC, *state_docs, _LR_DOC])
+    fn.__doc__ = "\n\n".join(
+        [summary, section, f"Returns\n-------\n{returns}", f"Examples\n--------\n{example}"]
     )
+    return fn
 
 
-def aro_update(
-    W,
-    G,
-    momentum_buffer,
-    rotation,
-    *,
-    lr: float | torch.Tensor,
-    base: str = "sinkhorn",
-    qr: str = "cholesky",
-    momentum: float = 0.95,
-    nesterov: bool = True,
-    momentum_form: str = "ema",
-    weight_decay: float = 0.0,
-    cautious_wd: bool = False,
-    adjust_lr: str | None = None,
-):
-    """One ARO step (short-side rotation): ``U = R f(R^T M)``, ``R`` from QR.
+muon_update = _per_tensor(
+    "muon_update",
+    "One Muon step: ``W <- W (1 - lr wd) - lr s(m, n) polar(M)``.",
+    lambda values: MuonDirection,
+    MuonDirection,
+    returns="W_new, momentum_buffer_new : same kinds as the inputs",
+    example="""\
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> W, G = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+>>> W1, B1 = muon_update(W, G, np.zeros_like(W), lr=0.1, method="svd", adjust_lr=None)
+>>> s = np.linalg.svd(W - W1, compute_uv=False)  # lr * polar(G): singular values 0.1
+>>> bool(np.allclose(s, 0.1)), bool(np.allclose(B1, 0.05 * G))
+(True, True)""",
+)
 
-    Parameters
-    ----------
-    W, G, momentum_buffer : shape (..., m, n)
-    rotation : shape (..., k, k), k = min(m, n)
-        Rotation state (identity at the start).
-    base, qr
-        See :func:`polarlab.optim.aro.aro_direction`.
-    {common} ARO's default is ``None`` (its update entries have RMS about 1).
+normuon_update = _per_tensor(
+    "normuon_update",
+    "One NorMuon (``uniform=False``) or U-NorMuon (``uniform=True``) step.",
+    lambda values: UNorMuonDirection if values["uniform"] else NorMuonDirection,
+    NorMuonDirection,
+    state_docs=(
+        "row_second_moment : shape (..., m)\n    Per-row second moment ``v`` (zeros at the start).",
+    ),
+    extra=(
+        Option(
+            "uniform",
+            False,
+            "bool",
+            "U-NorMuon's ``sqrt(n)`` Frobenius target instead of NorMuon's grafting.",
+        ),
+    ),
+    returns="W_new, momentum_buffer_new, row_second_moment_new",
+    example="""\
+>>> import torch
+>>> _ = torch.manual_seed(0)
+>>> W, G = torch.randn(8, 2, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
+>>> out = normuon_update(W, G, torch.zeros_like(W), torch.zeros(8, dtype=torch.float64),
+...                      lr=1.0, uniform=True, method="svd", adjust_lr=None)
+>>> bool(torch.allclose((W - out[0]).norm(dim=1), torch.full((8,), 0.5, dtype=torch.float64)))
+True""",
+)
 
-    Returns
-    -------
-    W_new, momentum_buffer_new, rotation_new
+aurora_update = _per_tensor(
+    "aurora_update",
+    "One Aurora step: ``W <- W (1 - lr wd) - lr s(m, n) P(M)``, ``P`` the balanced polar.",
+    lambda values: AuroraDirection,
+    AuroraDirection,
+    returns="W_new, momentum_buffer_new",
+    example="""\
+>>> import torch
+>>> _ = torch.manual_seed(0)
+>>> W, G = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 4, dtype=torch.float64)
+>>> W1, B1 = aurora_update(W, G * torch.rand(16, 1, dtype=torch.float64),
+...                        torch.zeros_like(W), lr=1.0, iters=12, method="svd", adjust_lr=None)
+>>> bool(torch.allclose((W - W1).norm(dim=1), torch.full((16,), 0.5, dtype=torch.float64),
+...                     rtol=1e-3))
+True""",
+)
 
-    Examples
-    --------
-    >>> _ = torch.manual_seed(0)
-    >>> W, G = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
-    >>> W1, B1, R1 = aro_update(W, G, torch.zeros_like(W), torch.eye(3, dtype=torch.float64),
-    ...                         lr=0.1, base="sign")
-    >>> bool(torch.allclose(R1.T @ R1, torch.eye(3, dtype=torch.float64)))
-    True
-    """
-    Rt, rkind = as_work(rotation, name="rotation", check_finite=False)
-
-    def direction(M):
-        U, R = aro_direction(M, Rt.to(M.dtype), base, qr)
-        return U, (R,)
-
-    return _step(
-        W,
-        G,
-        momentum_buffer,
-        direction,
-        (rkind,),
-        lr=lr,
-        momentum=momentum,
-        nesterov=nesterov,
-        momentum_form=momentum_form,
-        weight_decay=weight_decay,
-        cautious_wd=cautious_wd,
-        adjust_lr=adjust_lr,
-    )
-
-
-for _f in (muon_update, normuon_update, aurora_update, aro_update):
-    _f.__doc__ = _f.__doc__.replace("{common}", _COMMON_DOC.strip())
+aro_update = _per_tensor(
+    "aro_update",
+    "One ARO step (short-side rotation): ``U = R f(R^T M)``, ``R`` from QR.",
+    lambda values: ARODirection,
+    ARODirection,
+    state_docs=(
+        "rotation : shape (..., k, k), k = min(m, n)\n    Rotation state (identity at the start).",
+    ),
+    returns="W_new, momentum_buffer_new, rotation_new",
+    example="""\
+>>> import torch
+>>> _ = torch.manual_seed(0)
+>>> W, G = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+>>> W1, B1, R1 = aro_update(W, G, torch.zeros_like(W), torch.eye(3, dtype=torch.float64),
+...                         lr=0.1, base="sign")
+>>> bool(torch.allclose(R1.T @ R1, torch.eye(3, dtype=torch.float64)))
+True""",
+)

@@ -5,23 +5,165 @@ NorMuon (Li et al., arXiv 2510.05491): ``O = polar(M)``; per-row second moment
 rescaled to ``||O||_F`` (Frobenius grafting, as in microsoft/dion and the
 speedrun code). U-NorMuon (unofficial gvlassis/U-NorMuon) sets the Frobenius
 norm to ``sqrt(n)`` instead, so tall updates get rows of norm about
-``sqrt(n/m)``. The row normalisations are the primitives
-:func:`polarlab.manifolds.normuon_normalize` and
-:func:`polarlab.manifolds.u_normuon_normalize`; the state ``v`` is explicit.
+``sqrt(n/m)``. The row normalisations :func:`normuon_normalize` and
+:func:`u_normuon_normalize` live here with the optimizers that own their state
+``v``, which they take and return explicitly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
 from typing import Any
 
 import torch
 
-from polarlab.manifolds import normuon_normalize, u_normuon_normalize
-from polarlab.optim.base import PolarOptimizer, _matrix_defaults, _polar_options
+from polarlab._arrays import as_work, compute_dtype, to_caller
+from polarlab.optim.base import PolarOptimizer
+from polarlab.optim.direction import POLAR_OPTIONS, PolarDirection
 from polarlab.optim.muon import polar_direction
+from polarlab.optim.options import Option, finite_positive, interval
+from polarlab.polar import PolarSolver
 
-__all__ = ["NorMuon", "UNorMuon", "normuon_direction"]
+__all__ = [
+    "NorMuon",
+    "NorMuonDirection",
+    "UNorMuon",
+    "UNorMuonDirection",
+    "normuon_direction",
+    "normuon_normalize",
+    "u_normuon_normalize",
+]
+
+#: The EMA factor of the per-row second moment (microsoft/dion ``muon_beta2``).
+BETA2 = Option(
+    "beta2",
+    0.95,
+    "float in [0, 1)",
+    "EMA factor of the per-row second moment ``v`` (microsoft/dion ``muon_beta2``).",
+    interval(0, 1),
+    position="late",
+)
+
+
+# ---------------------------------------------------------------- row normalisations
+
+
+def _second_moment(U: torch.Tensor, v, beta2: float, check_finite: bool) -> torch.Tensor:
+    BETA2.validate(beta2)
+    mean_sq = (U * U).mean(dim=-1)  # one value per row, shape (..., m)
+    if v is None:
+        return (1.0 - beta2) * mean_sq  # zero initial state (no bias correction)
+    v_work, _ = as_work(v, name="v", min_ndim=1, check_finite=check_finite)
+    if v_work.shape != mean_sq.shape:
+        raise ValueError(
+            f"v must have shape {tuple(mean_sq.shape)} (..., m); got {tuple(v_work.shape)}"
+        )
+    # v <- beta2 v + (1 - beta2) mean_j U_ij^2 (an EMA, no bias correction)
+    return torch.lerp(v_work.to(mean_sq.dtype), mean_sq, 1.0 - beta2)
+
+
+def _row_normalize(U, v, beta2: float, eps: float, check_finite: bool, uniform: bool):
+    """``W = U / (sqrt(v_new) + eps)`` grafted to Frobenius norm ``||U||_F`` (NorMuon) or
+    ``sqrt(n)`` (U-NorMuon, ``uniform``); returns ``(W, v_new)`` in the caller's kind."""
+    finite_positive("eps", eps)
+    work, kind = as_work(U, name="U", check_finite=check_finite)
+    X = work.to(compute_dtype(None, work.device, role="scaling", input_dtype=work.dtype))
+    v_new = _second_moment(X, v, beta2, check_finite)
+    W = X / (v_new.sqrt().unsqueeze(-1) + eps)
+    if uniform:  # the Frobenius norm of an exact polar factor
+        target = math.sqrt(X.shape[-1])
+    else:
+        target = torch.linalg.vector_norm(X, dim=(-2, -1), keepdim=True)
+    W = W * (target / torch.linalg.vector_norm(W, dim=(-2, -1), keepdim=True).clamp(min=eps))
+    return to_caller(W, kind), to_caller(v_new, kind, v_new.dtype)
+
+
+def normuon_normalize(
+    U, v=None, *, beta2: float = 0.95, eps: float = 1e-8, check_finite: bool = True
+):
+    r"""NorMuon's row normalisation of an orthogonalised update, with its state explicit.
+
+    ``v <- beta2 v + (1 - beta2) mean_j U_ij^2`` (one second moment per row, no
+    bias correction); ``U_hat = U / (sqrt(v) + eps)``; then Frobenius grafting
+    ``U_hat <- U_hat ||U||_F / max(||U_hat||_F, eps)`` (Li et al., arXiv
+    2510.05491, in the form of microsoft/dion's NorMuon and the speedrun code).
+    Rows become (nearly) equal in norm at the cost of orthogonality: the singular
+    values of ``U_hat`` spread, the more the more heterogeneous the rows of ``U``.
+
+    Parameters
+    ----------
+    U : numpy.ndarray or torch.Tensor, shape (..., m, n)
+        Typically ``polar(M)`` of the momentum ``M``.
+    v : same kind as ``U``, shape (..., m), optional
+        Previous second-moment state; ``None`` means the zero initial state.
+    beta2 : float
+        EMA factor in [0, 1) (default 0.95, dion's ``muon_beta2``).
+    eps : float
+        Added to ``sqrt(v)`` and clamping ``||U_hat||_F`` (default 1e-8, as released).
+    check_finite : bool
+        Validate that ``U`` and ``v`` are finite (reads the data: a host sync on
+        CUDA). Optimizer steps pass ``False`` and guard finiteness themselves.
+
+    Returns
+    -------
+    U_hat : same kind, shape, device and dtype as ``U``
+    v : same kind as ``U``, shape (..., m), dtype of ``U`` promoted to float32
+        The new state (a new array; the input state is not modified).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polarlab.manifolds import project_stiefel
+    >>> U = project_stiefel(np.random.default_rng(0).standard_normal((8, 3)))
+    >>> U_hat, v = normuon_normalize(U)
+    >>> bool(np.isclose(np.linalg.norm(U_hat), np.sqrt(3.0)))
+    True
+    >>> bool(np.allclose((U_hat**2).sum(1), 3 / 8))  # first step: rows equalised
+    True
+    """
+    return _row_normalize(U, v, beta2, eps, check_finite, uniform=False)
+
+
+def u_normuon_normalize(
+    U, v=None, *, beta2: float = 0.95, eps: float = 1e-8, check_finite: bool = True
+):
+    r"""U-NorMuon's row normalisation: NorMuon aimed at row norm ``sqrt(n/m)``.
+
+    As :func:`normuon_normalize`, but the Frobenius norm is set to ``sqrt(n)``
+    (the value of an exact polar factor, whatever ``||U||_F`` is):
+    ``U_hat = sqrt(n) W / ||W||_F`` with ``W = U / (sqrt(v) + eps)``. With the
+    instantaneous second moment (``beta2 = 0``, or the first step from the zero
+    state) every row then has norm ``sqrt(n/m)``, the row norm of a balanced
+    Stiefel point (unofficial gvlassis/U-NorMuon, as summarised by a third
+    party). The singular values of ``U_hat`` are not 1: the "loss of polar
+    precision".
+
+    Parameters
+    ----------
+    U : numpy.ndarray or torch.Tensor, shape (..., m, n)
+    v : same kind as ``U``, shape (..., m), optional
+        Previous second-moment state (``None``: zero initial state).
+    beta2, eps, check_finite
+        As for :func:`normuon_normalize`.
+
+    Returns
+    -------
+    U_hat : same kind, shape, device and dtype as ``U``
+    v : same kind as ``U``, shape (..., m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polarlab.manifolds import project_stiefel
+    >>> U = project_stiefel(np.random.default_rng(0).standard_normal((8, 2)))
+    >>> U_hat, v = u_normuon_normalize(U)
+    >>> bool(np.allclose((U_hat**2).sum(1), 2 / 8))
+    True
+    """
+    return _row_normalize(U, v, beta2, eps, check_finite, uniform=True)
+
+
+# ---------------------------------------------------------------- directions and optimizers
 
 
 def normuon_direction(
@@ -30,7 +172,7 @@ def normuon_direction(
     *,
     beta2: float = 0.95,
     uniform: bool = False,
-    method: str = "polar_express",
+    method: str | PolarSolver = "polar_express",
     **polar_opts: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """NorMuon (``uniform=False``) or U-NorMuon (``uniform=True``) direction and new state.
@@ -47,7 +189,8 @@ def normuon_direction(
         U-NorMuon: Frobenius norm ``sqrt(n)`` for tall and square ``M``; wide
         ``M`` (whose rows are already uniform under polar) gets NorMuon's grafting.
     method, **polar_opts
-        Registered polar method and its options.
+        Registered polar method and its options, or a
+        :class:`~polarlab.polar.PolarSolver`.
 
     Returns
     -------
@@ -68,12 +211,42 @@ def normuon_direction(
     return normalize(O, v, beta2=beta2, check_finite=False)
 
 
+class NorMuonDirection(PolarDirection):
+    """NorMuon's direction: ``polar(M)`` with rows normalised by their second moment.
+
+    State: ``row_second_moment`` (``m`` values, zeros at the start).
+    """
+
+    options = (*POLAR_OPTIONS, BETA2)
+    state_names = ("row_second_moment",)
+    #: U-NorMuon's ``sqrt(n)`` Frobenius target instead of NorMuon's grafting.
+    uniform = False
+
+    def init_state(self, m, n, device, dtype):
+        return {"row_second_moment": torch.zeros(m, dtype=dtype, device=device)}
+
+    def __call__(self, M, state):
+        U, v = normuon_direction(
+            M,
+            state["row_second_moment"],
+            beta2=self.beta2,
+            uniform=self.uniform,
+            method=self.solver,
+        )
+        return U, {"row_second_moment": v}
+
+
+class UNorMuonDirection(NorMuonDirection):
+    """U-NorMuon's direction: as NorMuon's, with the Frobenius norm set to ``sqrt(n)``."""
+
+    uniform = True
+
+
 class NorMuon(PolarOptimizer):
     r"""NorMuon (arXiv 2510.05491): Muon with per-row second-moment normalisation.
 
-    Takes every keyword of :class:`polarlab.optim.Muon`, plus ``beta2`` (EMA
-    factor of the per-row second moment, default 0.95 as in microsoft/dion).
-    State per matrix: ``row_second_moment`` (``m`` values).
+    The direction is :class:`NorMuonDirection`. State per matrix:
+    ``row_second_moment`` (``m`` values).
 
     Examples
     --------
@@ -87,73 +260,15 @@ class NorMuon(PolarOptimizer):
     """
 
     algorithm = "normuon"
-    uniform = False
-
-    def __init__(
-        self,
-        params: Iterable,
-        lr: float | torch.Tensor = 0.02,
-        momentum: float = 0.95,
-        nesterov: bool = True,
-        momentum_form: str = "ema",
-        weight_decay: float = 0.0,
-        cautious_wd: bool = False,
-        adjust_lr: str | None = "aspect",
-        method: str = "polar_express",
-        schedule: str | None = None,
-        steps: int | None = None,
-        dtype: str | None = None,
-        flatten: bool = False,
-        nonfinite: str = "skip",
-        row_telemetry: bool = False,
-        beta2: float = 0.95,
-    ) -> None:
-        defaults = _matrix_defaults(
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            momentum_form=momentum_form,
-            weight_decay=weight_decay,
-            cautious_wd=cautious_wd,
-            adjust_lr=adjust_lr,
-            method=method,
-            schedule=schedule,
-            steps=steps,
-            dtype=dtype,
-            flatten=flatten,
-            nonfinite=nonfinite,
-            row_telemetry=row_telemetry,
-            beta2=beta2,
-        )
-        super().__init__(params, defaults)
-
-    def check_extra(self, group: dict[str, Any]) -> None:
-        b2 = group["beta2"]
-        if not isinstance(b2, (int, float)) or not 0 <= b2 < 1:
-            raise ValueError(f"beta2 must lie in [0, 1), got {b2!r}")
-
-    def init_extra_state(self, m, n, group, device, dtype):
-        return {"row_second_moment": torch.zeros(m, dtype=dtype, device=device)}
-
-    def direction(self, M, state, group):
-        """Row-normalised ``polar(M)`` and the updated second moment."""
-        U, v = normuon_direction(
-            M,
-            state["row_second_moment"],
-            beta2=group["beta2"],
-            uniform=self.uniform,
-            method=group["method"],
-            **_polar_options(group, M.device),
-        )
-        return U, {"row_second_moment": v}
+    direction_type = NorMuonDirection
 
 
 class UNorMuon(NorMuon):
     r"""U-NorMuon: NorMuon aimed at the balanced row norm ``sqrt(n/m)`` on tall matrices.
 
-    Same keywords and state as :class:`NorMuon`; the normalised update of a tall
+    Same options and state as :class:`NorMuon`; the normalised update of a tall
     or square matrix is scaled to Frobenius norm ``sqrt(n)`` (the exact polar
-    factor's), wide matrices use NorMuon's grafting.
+    factor's), wide matrices use NorMuon's grafting (:class:`UNorMuonDirection`).
 
     Examples
     --------
@@ -169,4 +284,4 @@ class UNorMuon(NorMuon):
     """
 
     algorithm = "unormuon"
-    uniform = True
+    direction_type = UNorMuonDirection

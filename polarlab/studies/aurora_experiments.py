@@ -25,6 +25,7 @@ import torch
 
 from polarlab import manifolds, matrices, metrics
 from polarlab._arrays import unit_roundoff
+from polarlab.optim import normuon
 from polarlab.studies.claims import HOLDS, HOLDS_WITH_CAVEAT, NOT_HOLDS, SIZES
 
 __all__ = [
@@ -265,7 +266,7 @@ def _c5_normuon(ctx: Context):
     dev_unm, dev_aurora = [], []
     for s in sigmas:
         G = ctx.matrix("row_lognormal", (m, n), sigma=s)
-        U_hat, _ = manifolds.u_normuon_normalize(ctx.solver(G))
+        U_hat, _ = normuon.u_normuon_normalize(ctx.solver(G))
         dev_unm.append(metrics.singular_value_deviation(U_hat))
         dev_aurora.append(metrics.singular_value_deviation(ctx.aurora(G)))
     base = metrics.singular_value_deviation(ctx.solver(ctx.matrix("gaussian", (m, n))))
@@ -508,7 +509,7 @@ def _row_norms_figure(ctx: Context) -> list[dict]:
     P = ctx.solver(G)
     maps = (
         ("polar (Muon)", P),
-        ("U-NorMuon", manifolds.u_normuon_normalize(P)[0]),
+        ("U-NorMuon", normuon.u_normuon_normalize(P)[0]),
         ("Aurora K=2", ctx.aurora(G)),
     )
     return [
@@ -539,8 +540,8 @@ def _tradeoff_figure(ctx: Context) -> list[dict]:
     P = ctx.solver(G)
     points = [
         ("polar (Muon)", P),
-        ("NorMuon", manifolds.normuon_normalize(P)[0]),
-        ("U-NorMuon", manifolds.u_normuon_normalize(P)[0]),
+        ("NorMuon", normuon.normuon_normalize(P)[0]),
+        ("U-NorMuon", normuon.u_normuon_normalize(P)[0]),
         *[(f"Aurora K={k}", ctx.aurora(G, iters=k)) for k in range(1, 7)],
         ("exact", manifolds.balanced_stiefel_exact(G, tol=1e-9)[0]),
     ]
