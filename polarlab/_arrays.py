@@ -90,6 +90,7 @@ def compute_dtype(
     *,
     role: str = "polar",
     input_dtype: torch.dtype | None = None,
+    at_least: torch.dtype | None = None,
 ) -> torch.dtype:
     """The one dtype policy: what a computation runs in, given its role and device.
 
@@ -113,6 +114,9 @@ def compute_dtype(
     role : {"polar", "optimizer", "scaling", "exact"}
     input_dtype : torch.dtype, optional
         The input's dtype (needed by ``role="scaling"``).
+    at_least : torch.dtype, optional
+        A floor for kernels that need it, applied last, to a requested dtype too
+        (ARO's Cholesky QR needs single precision: ``at_least=torch.float32``).
 
     Raises
     ------
@@ -130,6 +134,8 @@ def compute_dtype(
     torch.float32
     >>> compute_dtype("bfloat16", "cpu")
     torch.bfloat16
+    >>> compute_dtype("bfloat16", "cpu", role="scaling", at_least=torch.float32)
+    torch.float32
     """
     device_type = torch.device(device).type
     if requested is not None:
@@ -146,6 +152,8 @@ def compute_dtype(
         resolved = torch.float64
     else:
         raise ValueError(f"unknown dtype role {role!r}; choose one of: {', '.join(DTYPE_ROLES)}")
+    if at_least is not None:
+        resolved = torch.promote_types(resolved, at_least)
     if (device_type, resolved) in _UNSUPPORTED:
         supported = [n for n, dt in FLOAT_DTYPES.items() if (device_type, dt) not in _UNSUPPORTED]
         raise ValueError(

@@ -173,8 +173,9 @@ class ARODirection(Direction):
         R = state["rotation"]
         # the requested dtype, else the momentum's (the "scaling" role); at least float32,
         # since the Cholesky QR needs single precision
-        work = compute_dtype(self.dtype, M.device, role="scaling", input_dtype=M.dtype)
-        work = torch.promote_types(work, torch.float32)
+        work = compute_dtype(
+            self.dtype, M.device, role="scaling", input_dtype=M.dtype, at_least=torch.float32
+        )
         U, R_new = aro_direction(M.to(work), R.to(work), self.base, self.qr)
         return U, {"rotation": R_new.to(R.dtype)}
 
