@@ -5,7 +5,9 @@ This module is the public surface and nothing else. Subpackages and modules:
 :mod:`polarlab.schedules` (coefficient tables), :mod:`polarlab.metrics`,
 :mod:`polarlab.matrices`, :mod:`polarlab.manifolds`, :mod:`polarlab.optim`,
 :mod:`polarlab.studies`. Polar methods are reached by name through
-:func:`polar`; ``polar_methods()`` lists them.
+:func:`polar`; ``polar_methods()`` lists them, and :func:`resolve` turns a name and
+its options into a validated :class:`PolarSolver` that every layer accepts in place
+of the name.
 """
 
 from polarlab import metrics, schedules
@@ -42,8 +44,8 @@ from polarlab.metrics import (
     spectral_error,
 )
 from polarlab.optim.normuon import normuon_normalize, u_normuon_normalize
+from polarlab.polar import PolarSolver, polar, polar_iterates, resolve
 from polarlab.polar import names as polar_methods
-from polarlab.polar import polar, polar_iterates
 from polarlab.polar.gram import gram_newton_schulz
 from polarlab.polar.polynomial import NORMALIZATIONS, newton_schulz
 from polarlab.schedules import (
@@ -61,6 +63,7 @@ __all__ = [
     "NORMALIZATIONS",
     "WIDE_RULES",
     "BalancedStiefelCertificate",
+    "PolarSolver",
     "Schedule",
     "__version__",
     "alignment",
@@ -91,6 +94,7 @@ __all__ = [
     "project_row_oblique",
     "project_stiefel",
     "random_matrix",
+    "resolve",
     "riemannian_balanced_stiefel",
     "row_norm_cv",
     "row_norm_deviation",
