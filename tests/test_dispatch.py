@@ -121,7 +121,10 @@ def test_dtype_roles_follow_the_policy_table():
 
 #: Public callables that take a polar method, found by signature below; each must
 #: validate the polar options exactly once per call.
-_SKIP = {"balanced_stiefel_exact"}  # computes its own float64 SVDs; takes no method
+_SKIP = {
+    "balanced_stiefel_exact",  # computes its own float64 SVDs; takes no method
+    "resolve",  # the validation itself (tested above)
+}
 
 
 def _public_functions_with_method():
