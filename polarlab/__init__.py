@@ -5,9 +5,9 @@ This module is the public surface and nothing else. Subpackages and modules:
 :mod:`polarlab.schedules` (coefficient tables), :mod:`polarlab.metrics`,
 :mod:`polarlab.matrices`, :mod:`polarlab.manifolds`, :mod:`polarlab.optim`,
 :mod:`polarlab.studies`. Polar methods are reached by name through
-:func:`polar`; ``polar_methods()`` lists them, and :func:`resolve` turns a name and
-its options into a validated :class:`PolarSolver` that every layer accepts in place
-of the name.
+:func:`polar`; ``polar_methods()`` lists them, and
+:func:`~polarlab.polar.resolve` turns a name and its options into a validated
+:class:`~polarlab.polar.PolarSolver` that every layer accepts in place of the name.
 """
 
 from polarlab import metrics, schedules
