@@ -56,7 +56,7 @@ from polarlab.schedules import (
     optimal_quintic,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "BEYOND_RULES",

@@ -27,6 +27,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from polarlab import __version__
 from polarlab._deprecation import moved_names
 
 __all__ = ["build_parser", "main"]
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'polarlab COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"polarlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
