@@ -113,3 +113,26 @@ def test_tangent_projections_are_orthogonal_projections():
 def test_project_stiefel_is_the_dispatcher_polar():
     G = gaussian(12, 5)
     assert np.array_equal(project_stiefel(G), polar(G, method="svd"))
+
+
+@pytest.mark.parametrize(
+    "tangent",
+    [manifolds.tangent_stiefel, manifolds.tangent_row_oblique, manifolds.tangent_balanced_stiefel],
+)
+def test_tangents_promote_mixed_dtypes(tangent):
+    """X in float64 and V in float32 (or the reverse): computed in the wider dtype, returned in V's.
+
+    Reference: the same map with both arguments in float64. What is left is the rounding
+    of one argument to float32 (u = 2^-24) propagated through a map whose sensitivity to
+    X and V is O(1) for a well-balanced X (the balanced tangent's multiplier system is
+    well conditioned there), plus the final rounding to float32: 16 u relative to ||V||.
+    """
+    torch.manual_seed(0)
+    X = manifolds.project_balanced_stiefel(torch.randn(12, 3, dtype=torch.float64), iters=30)
+    V = torch.randn(12, 3, dtype=torch.float64)
+    exact = tangent(X, V)
+    for Xd, Vd in ((X, V.float()), (X.float(), V)):
+        T = tangent(Xd, Vd)
+        assert T.dtype == Vd.dtype
+        err = float((T.double() - exact).norm() / V.norm())
+        assert err < 16 * 2.0**-24, (tangent.__name__, Xd.dtype, Vd.dtype, err)

@@ -388,3 +388,48 @@ def test_package_reexports_each_module_name_as_the_same_object():
         for name in module.__all__:
             assert getattr(metrics, name) is getattr(module, name)
     assert metrics.Axis is metrics.rows.Axis  # typing alias, importable as before the split
+
+
+# --- degenerate shapes: an error, not a crash or a nan -----------------------------------
+
+_SCALAR_METRICS = {
+    "polar_error": lambda A: metrics.polar_error(A, A),
+    "spectral_error": lambda A: metrics.spectral_error(A, A),
+    "distance_to_polar": lambda A: metrics.distance_to_polar(A, A),
+    "input_cast_floor": lambda A: metrics.input_cast_floor(A, "float32"),
+    "singular_value_range": lambda A: metrics.singular_value_range(A),
+    "singular_value_deviation": lambda A: metrics.singular_value_deviation(A),
+    "bound_violation": lambda A: metrics.bound_violation(A),
+    "condition_number": lambda A: metrics.condition_number(A),
+    "orthogonality_defect": lambda A: metrics.orthogonality_defect(A),
+    "dual_gap": lambda A: metrics.dual_gap(A, A),
+    "alignment": lambda A: metrics.alignment(A, A),
+    "row_norm_ratio": lambda A: metrics.row_norm_ratio(A),
+    "row_norm_cv": lambda A: metrics.row_norm_cv(A),
+    "row_norm_deviation": lambda A: metrics.row_norm_deviation(A),
+}
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (4, 0), (2, 0, 3), (0, 0)])
+@pytest.mark.parametrize("name", sorted(_SCALAR_METRICS))
+def test_scalar_metrics_reject_an_empty_matrix_dimension(name, shape):
+    with pytest.raises(ValueError, match="empty dimension"):
+        _SCALAR_METRICS[name](np.zeros(shape))
+
+
+def test_every_scalar_metric_is_in_the_degenerate_shape_list():
+    per_row = {"row_norms", "leverage_scores"}
+    assert set(metrics.__all__) - per_row == set(_SCALAR_METRICS)
+
+
+def test_per_row_quantities_of_empty_matrices_have_the_right_shape():
+    assert metrics.row_norms(np.zeros((0, 3))).shape == (0,)
+    assert np.array_equal(metrics.row_norms(np.zeros((4, 0))), np.zeros(4))
+    # polar of a 4 x 0 matrix is 4 x 0: every row has leverage 0
+    assert np.array_equal(metrics.leverage_scores(np.zeros((4, 0))), np.zeros(4))
+    assert metrics.leverage_scores(np.zeros((0, 3))).shape == (0,)
+
+
+def test_an_empty_batch_of_matrices_gives_an_empty_result():
+    out = metrics.polar_error(np.zeros((0, 4, 3)), np.ones((0, 4, 3)))
+    assert isinstance(out, np.ndarray) and out.shape == (0,)

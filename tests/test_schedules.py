@@ -616,3 +616,21 @@ def test_generated_rows_agree_with_the_printed_rows_they_carry(name):
         assert _relerr(got, want).max() < 1e-12
     else:
         assert np.abs(got - want).max() <= 10.0**-s.published_decimals + 1e-12
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("input_factor", float("inf")),
+        ("input_factor", float("nan")),
+        ("input_factor", 0.0),
+        ("input_factor", True),
+        ("eps", float("inf")),
+        ("eps", -1e-7),
+        ("default_steps", True),
+        ("default_steps", 0),
+    ],
+)
+def test_schedule_refuses_values_that_pass_a_naive_check(field, value):
+    with pytest.raises(ValueError, match=field):
+        Schedule("bad", ((1.5, -0.5, 0.0),), **{field: value})

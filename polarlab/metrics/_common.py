@@ -17,9 +17,23 @@ from polarlab.polar import polar
 _HOST_FLOAT64 = ArrayKind(is_numpy=True, dtype=torch.float64, device=torch.device("cpu"))
 
 
-def _work64(A, name: str) -> torch.Tensor:
+def _work64(A, name: str, *, empty_ok: bool = False) -> torch.Tensor:
+    """``A`` validated and cast up to float64 (a new tensor unless already float64).
+
+    A matrix with an empty dimension (``0 x n`` or ``m x 0``) has no singular values,
+    no rows to compare and no polar factor to measure against: every scalar metric
+    is undefined there and raises ``ValueError`` (the degenerate-input rule of
+    :mod:`polarlab.metrics`). Per-row quantities pass ``empty_ok=True``. An empty
+    *batch* of non-empty matrices is fine everywhere (an empty result).
+    """
     work, _ = as_work(A, name=name)
-    return work.to(torch.float64)  # a new tensor unless already float64; never written to
+    if not empty_ok and 0 in work.shape[-2:]:
+        raise ValueError(
+            f"{name} has shape {tuple(work.shape)}: a matrix with an empty dimension has no "
+            "singular values or rows to measure, so this metric is undefined for it "
+            "(row_norms and leverage_scores accept it)"
+        )
+    return work.to(torch.float64)  # never written to
 
 
 def _scalar(values: torch.Tensor):

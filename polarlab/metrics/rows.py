@@ -55,12 +55,12 @@ def row_norms(X, *, axis: Axis = "rows"):
     >>> row_norms(np.array([[3.0, 4.0], [0.0, 1.0], [0.0, 0.0]]))
     array([5., 1., 0.])
     """
-    return _vector(_row_norm_tensor(X, axis))
+    return _vector(_row_norm_tensor(X, axis, empty_ok=True))
 
 
-def _row_norm_tensor(X, axis: Axis) -> torch.Tensor:
+def _row_norm_tensor(X, axis: Axis, *, empty_ok: bool = False) -> torch.Tensor:
     """Float64 norms of the rows (or columns) of ``X``, shape (..., m) (or (..., n))."""
-    return torch.linalg.vector_norm(_vectors(_work64(X, "X"), axis), dim=-1)
+    return torch.linalg.vector_norm(_vectors(_work64(X, "X", empty_ok=empty_ok), axis), dim=-1)
 
 
 def row_norm_ratio(X, *, axis: Axis = "rows"):
@@ -182,6 +182,6 @@ def leverage_scores(A, *, reference=None):
     >>> leverage_scores(np.vstack([np.diag([2.0, 0.5]), np.zeros((2, 2))]))
     array([1., 1., 0., 0.])
     """
-    A64 = _work64(A, "A")
+    A64 = _work64(A, "A", empty_ok=True)
     Q, _ = _reference(A64, reference)
     return _vector(Q.square().sum(dim=-1))

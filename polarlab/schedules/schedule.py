@@ -128,10 +128,19 @@ class Schedule:
                 f"schedule {self.name!r}: unknown beyond rule {self.beyond!r}; choose one of: "
                 f"{', '.join(BEYOND_RULES)}"
             )
-        if not self.input_factor > 0 or not self.eps >= 0:
-            raise ValueError(f"schedule {self.name!r}: need input_factor > 0 and eps >= 0")
-        if not isinstance(self.default_steps, int) or self.default_steps < 1:
-            raise ValueError(f"schedule {self.name!r}: default_steps must be a positive int")
+        for field_name, low in (("input_factor", "> 0"), ("eps", ">= 0")):
+            value = getattr(self, field_name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (ok and math.isfinite(value) and (value > 0 if low == "> 0" else value >= 0)):
+                raise ValueError(
+                    f"schedule {self.name!r}: {field_name} must be a finite number {low}, "
+                    f"got {value!r}"
+                )
+        steps = self.default_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(
+                f"schedule {self.name!r}: default_steps must be a positive int, got {steps!r}"
+            )
         if self.beyond == "error" and self.default_steps > len(rows):
             raise ValueError(
                 f"schedule {self.name!r}: default_steps={self.default_steps} exceeds the "
