@@ -188,3 +188,27 @@ def test_batched_iterations_are_per_slice(method):
     alone = [polarlab.polar(a, method=method, return_info=True)[1]["iterations"] for a in A]
     assert info["iterations"] == alone
     assert info["iterations"][0] < info["iterations"][1]
+
+
+def test_qdwh_lower_below_unit_roundoff_costs_iterations_not_a_crash():
+    """A far too small ``lower`` is still a lower bound: only iterations are lost.
+
+    The weights overflow for l^4 below the float64 range, so l is floored at 1e-16 (where
+    NBG 2010 prove 6 steps); the result must still be the polar factor (reference: the
+    float64 SVD).
+    """
+    A = np.random.default_rng(0).standard_normal((12, 5))
+    U, info = polarlab.polar(A, "qdwh", lower=1e-300, return_info=True)
+    assert np.abs(U - polarlab.polar(A, "svd")).max() < 1e-13
+    assert info["iterations"] <= 6 and info["lower"] == 1e-16
+
+
+@pytest.mark.parametrize("lower", [True, "0.5", 0.0, 1.5, float("nan")])
+def test_qdwh_lower_is_checked_once_by_resolve(lower):
+    with pytest.raises(ValueError, match="lower must lie in"):
+        polarlab.resolve("qdwh", lower=lower)
+
+
+def test_newton_scaling_is_checked_by_resolve():
+    with pytest.raises(ValueError, match="unknown scaling"):
+        polarlab.resolve("newton", scaling="spectral")

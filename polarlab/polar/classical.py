@@ -38,6 +38,9 @@ _U64 = unit_roundoff(torch.float64)
 
 # QDWH: NBG 2010 prove at most 6 iterations for l0 >= 1e-16; 10 leaves room (JAX uses 10).
 _QDWH_MAX_ITERATIONS = 10
+# Smallest user `lower` taken as given: NBG 2010 prove <= 6 steps from l0 = 1e-16, and far
+# below it l^4 underflows and the weights overflow.
+_QDWH_MIN_LOWER = 1e-16
 # Cholesky is safe once I + c X^T X is well conditioned; switch from QR at c <= 100
 # as Nakatsukasa and Higham (SIAM J. Sci. Comput. 35(3), 2013) and JAX do.
 _QDWH_CHOLESKY_MAX_C = 100.0
@@ -133,12 +136,13 @@ def _qdwh_start(
     alpha = torch.sqrt(_norm_1(A) * _norm_inf(A))
     zero = alpha == 0
     X0 = A / torch.where(zero, 1.0, alpha)[..., None, None]
+    # Floor at u: below it the weights overflow (l^4 underflows) and nothing is resolved
+    # anyway (singular values under u * ||A|| are round-off); NBG's 6-step bound holds.
     if lower is None:
-        # Floor at u: below it the weights overflow and nothing is resolved anyway
-        # (singular values under u * ||A|| are round-off); NBG's 6-step bound holds.
         l0 = _qdwh_lower_bound(X0).clamp(min=_U64, max=1.0)
     else:
-        l0 = torch.full(alpha.shape, float(lower), dtype=torch.float64, device=A.device)
+        lower = max(float(lower), _QDWH_MIN_LOWER)
+        l0 = torch.full(alpha.shape, lower, dtype=torch.float64, device=A.device)
     # A zero slice has no singular values to lift: it starts (and stays) converged.
     return X0, torch.where(zero, 1.0, l0), zero
 
@@ -212,8 +216,9 @@ def polar_qdwh(X: torch.Tensor, *, lower: float | None = None) -> tuple[torch.Te
         Tall or square work tensor (cast to float64).
     lower : float, optional
         A lower bound ``l_0`` in (0, 1] on ``sigma_min(X_0) = sigma_min(A) / alpha``,
-        used for every slice. Default: per slice,
-        ``l_0 = max(1 / (sqrt(n) ||R^{-1}||_1), u)`` from a QR factorisation
+        used for every slice; values below ``1e-16`` are raised to ``1e-16``
+        (far below it the weights overflow, and NBG's 6-step bound holds from
+        there). Default: per slice, ``l_0 = max(1 / (sqrt(n) ||R^{-1}||_1), u)`` from a QR factorisation
         ``X_0 = QR`` (one extra QR and triangular inverse; ``||R^{-1}||_2 <= sqrt(n)
         ||R^{-1}||_1`` makes it a bound up to rounding). An ``l_0`` above the true
         ``sigma_min(X_0)`` leaves the small singular values unconverged when the
@@ -447,12 +452,31 @@ def newton_iterates(
     return (_newton_finish(Q, next(run)[0], zero) for _ in range(steps))
 
 
+def _check_qdwh(options: dict) -> dict:
+    """Registry ``check``: ``lower`` is ``None`` or a real number in (0, 1]."""
+    lower = options["lower"]
+    if lower is not None and (
+        isinstance(lower, bool) or not isinstance(lower, (int, float)) or not 0 < lower <= 1
+    ):
+        raise ValueError(
+            f"lower must lie in (0, 1] (a lower bound on sigma_min(X0)) or be None, got {lower!r}"
+        )
+    return options
+
+
+def _check_newton(options: dict) -> dict:
+    """Registry ``check``: ``scaling`` is one of the scalings."""
+    _check_scaling(options["scaling"])
+    return options
+
+
 register(
     "qdwh",
     polar_qdwh,
     "QR-based dynamically weighted Halley (Nakatsukasa-Bai-Gygi 2010), float64, <= 6 steps",
     iterates=qdwh_iterates,
     exact=True,
+    check=_check_qdwh,
 )
 register(
     "newton",
@@ -460,4 +484,5 @@ register(
     "scaled Newton (X + X^-T)/2 after QR, 1,inf or Frobenius scaling, float64, full rank only",
     iterates=newton_iterates,
     exact=True,
+    check=_check_newton,
 )
