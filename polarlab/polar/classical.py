@@ -216,13 +216,14 @@ def polar_qdwh(X: torch.Tensor, *, lower: float | None = None) -> tuple[torch.Te
         Tall or square work tensor (cast to float64).
     lower : float, optional
         A lower bound ``l_0`` in (0, 1] on ``sigma_min(X_0) = sigma_min(A) / alpha``,
-        used for every slice; values below ``1e-16`` are raised to ``1e-16``
-        (far below it the weights overflow, and NBG's 6-step bound holds from
-        there). Default: per slice, ``l_0 = max(1 / (sqrt(n) ||R^{-1}||_1), u)`` from a QR factorisation
-        ``X_0 = QR`` (one extra QR and triangular inverse; ``||R^{-1}||_2 <= sqrt(n)
-        ||R^{-1}||_1`` makes it a bound up to rounding). An ``l_0`` above the true
-        ``sigma_min(X_0)`` leaves the small singular values unconverged when the
-        stop rule fires; one far below costs at most a few iterations.
+        used for every slice; values below ``1e-16`` are raised to ``1e-16`` (far
+        below it the weights overflow, and NBG's 6-step bound holds from there).
+        Default: per slice, ``l_0 = max(1 / (sqrt(n) ||R^{-1}||_1), u)`` from a QR
+        factorisation ``X_0 = QR`` (one extra QR and triangular inverse;
+        ``||R^{-1}||_2 <= sqrt(n) ||R^{-1}||_1`` makes it a bound up to rounding).
+        An ``l_0`` above the true ``sigma_min(X_0)`` leaves the small singular
+        values unconverged when the stop rule fires; one far below costs at most a
+        few iterations.
 
     Returns
     -------
