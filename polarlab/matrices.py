@@ -95,8 +95,21 @@ def _output_kind(dtype, like: str, device) -> ArrayKind:
 
 
 def _deliver(M: np.ndarray, kind: ArrayKind):
-    """Cast the float64 draw once, through the array adapter."""
+    """Cast the float64 draw once, through the array adapter; refuse an overflowing cast.
+
+    The draw is finite in float64, but entries above the target dtype's largest value
+    (65504 for float16) would become inf: that is an error naming the dtype, not a
+    matrix of infinities.
+    """
     work, _ = as_work(M, name="generated matrix")
+    biggest = float(work.abs().max()) if work.numel() else 0.0
+    limit = torch.finfo(kind.dtype).max
+    if biggest > limit:
+        raise ValueError(
+            f"the generated matrix has entries up to {biggest:.3g}, beyond the largest "
+            f"{str(kind.dtype).removeprefix('torch.')} value {limit:.3g}; generate in a wider "
+            "dtype or choose smaller parameters"
+        )
     return to_caller(work, kind)
 
 

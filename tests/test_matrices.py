@@ -269,3 +269,15 @@ def test_bad_arguments_raise(kwargs, message):
     args = {"m": 4, "n": 3, "seed": 0} | kwargs
     with pytest.raises(ValueError, match=message):
         random_matrix("gaussian", args.pop("m"), args.pop("n"), **args)
+
+
+def test_a_draw_that_overflows_the_target_dtype_is_an_error_not_inf():
+    # spike height 1e6 exceeds float16's largest value 65504 (IEEE 754 binary16)
+    with pytest.raises(ValueError, match="beyond the largest float16 value"):
+        random_matrix("spike_flat", 8, 4, seed=0, dtype="float16", height=1e6)
+    with pytest.raises(ValueError, match="beyond the largest float16 value"):
+        prescribed_spectrum([1e6, 1.0], 4, 2, seed=0, dtype="float16")
+    # the same draws fit in float32
+    assert torch.isfinite(
+        random_matrix("spike_flat", 8, 4, seed=0, dtype="float32", height=1e6)
+    ).all()
