@@ -97,6 +97,9 @@ def test_slow_claims_run(tmp_path):
     by_id = {r["claim_id"]: r for r in out}
     # The exact balanced-Stiefel maximiser cannot be beaten by a feasible fixed point.
     assert by_id["E-1"]["figure"] >= -1e-8
+    # Each exact solution states whether it is certified global, or its duality gap.
+    measured = by_id["E-1"]["measured"]
+    assert measured.count("certified global") + measured.count("duality gap") == 2, measured
     # Aurora K=2 makes two polar calls: at least about as slow as one polar call.
     assert by_id["C-17"]["figure"] > 0.8
 
