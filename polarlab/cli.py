@@ -14,8 +14,11 @@ options of the polar method), then the flags given on the command line, which
 always win. ``--method-option KEY=VALUE`` (repeatable) sets any option of the polar
 method; the method is resolved once (:func:`polarlab.polar.resolve`) and the
 solver handed to the study. Errors are one line on stderr with exit code 2
-(``--debug`` shows the traceback); Ctrl-C keeps the finished cases on disk (exit
-code 130) and ``--resume`` skips them.
+(``--debug`` shows the traceback) naming the flag or config key at fault: a value of
+the wrong type (``steps = 2.5``), an empty list or a repeated value is never coerced.
+Ctrl-C or SIGTERM keeps the finished cases on disk (exit code 130) and ``--resume``
+checks and skips them (``polarlab.studies._io.run_cases``). A second command into
+a busy output directory fails at once (``polarlab.studies._lock``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from polarlab import __version__
@@ -292,11 +297,10 @@ def _settings(args: argparse.Namespace, study: str, flags: tuple[str, ...] | Non
     keys = (*_STUDY_KEYS[study], *_COMMON_KEYS)
     config = {k: v for k, v in _load_config(args.config, study).items() if k in keys}
     given = {k: getattr(args, k) for k in (keys if flags is None else flags) if hasattr(args, k)}
+    config = {k: _check_setting(k, v, f"{k} in --config {args.config}") for k, v in config.items()}
+    given = {k: _check_setting(k, v, "--" + k) for k, v in given.items()}  # the flag
     options = {**config.get("method_options", {}), **dict(given.get("method_options", ()))}
     settings = {"out": args.default_out, **_preset(study, args.preset), **config, **given}
-    settings = {
-        k: (_csv_list(v) if k in _LISTS and isinstance(v, str) else v) for k, v in settings.items()
-    }
     settings["method_options"] = {
         k: tuple(v) if isinstance(v, list) else v for k, v in options.items()
     }
@@ -304,17 +308,46 @@ def _settings(args: argparse.Namespace, study: str, flags: tuple[str, ...] | Non
     return settings
 
 
-def _parse_shapes(shapes) -> list[tuple[int, int]]:
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_setting(key: str, value, name: str):
+    """``value`` of setting ``key`` checked (lists split at commas), or a
+    :class:`UsageError` naming it as ``name`` (the flag, or the key in the config)."""
+    if key == "steps" and not (_is_int(value) and value >= 1):
+        raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    if key == "seed" and not (_is_int(value) and value >= 0):
+        raise UsageError(f"{name} must be a non-negative integer, got {value!r}")
+    if key in ("out", "device", "method") and not (isinstance(value, str) and value):
+        raise UsageError(f"{name} must be a non-empty string, got {value!r}")
+    if key == "size" and not isinstance(value, (str, dict)):
+        raise UsageError(f"{name} must be quick, full or a table of sizes, got {value!r}")
+    if key not in _LISTS:
+        return value
+    items = _csv_list(value) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise UsageError(f"{name} must be a list (or a comma-separated string), got {value!r}")
+    if key == "shapes":
+        _parse_shapes(items, name)
+    elif not all(isinstance(item, str) for item in items):
+        raise UsageError(f"{name} must be a list of names, got {value!r}")
+    from polarlab.studies._resume import distinct
+
+    return list(distinct(name, items))  # not empty, no value twice
+
+
+def _parse_shapes(shapes, name: str = "--shapes") -> list[tuple[int, int]]:
     parsed = []
     for shape in shapes:
-        if isinstance(shape, (list, tuple)):
+        if isinstance(shape, (list, tuple)) and len(shape) == 2 and all(map(_is_int, shape)):
             parsed.append(tuple(shape))
             continue
-        parts = str(shape).lower().split("x")
+        parts = str(shape).lower().split("x") if isinstance(shape, str) else ()
         try:
             m, n = (int(p) for p in parts)
         except ValueError:
-            raise UsageError(f"bad shape {shape!r}; write it as MxN, e.g. 64x256") from None
+            raise UsageError(f"{name}: bad shape {shape!r}; write it as MxN, e.g. 64x256") from None
         parsed.append((m, n))
     return parsed
 
@@ -361,7 +394,7 @@ def _check_device(device: str, dtypes) -> None:
 def _placement(s: dict) -> dict:
     """``seed`` and ``device`` where the settings give them (the study's defaults otherwise)."""
     placed = {"device": s["device"]} if "device" in s else {}
-    return {**placed, "seed": int(s["seed"])} if "seed" in s else placed
+    return {**placed, "seed": s["seed"]} if "seed" in s else placed
 
 
 def _method_options(s: dict, swept: tuple[str, ...]) -> dict:
@@ -385,7 +418,7 @@ def _precision_sweep(s: dict) -> dict:
         dtypes=s["dtype"],
         families=s["families"],
         shapes=_parse_shapes(s["shapes"]),
-        steps=int(s["steps"]),
+        steps=s["steps"],
     )
 
 
@@ -410,28 +443,31 @@ def _aurora_setup(s: dict) -> dict:
 
 def _run_precision(args) -> int:
     from polarlab.studies import precision
+    from polarlab.studies._lock import folder_lock
     from polarlab.studies.precision_study import plot_precision, precision_summary
     from polarlab.studies.tables import format_table
 
     s = _settings(args, "precision")
     _check_device(s.get("device", "cpu"), s["dtype"])
     out = _check_out(s["out"])
-    rows = precision(
-        **_precision_sweep(s),
-        **_placement(s),
-        out=out,
-        resume=args.resume,
-        show_progress=args.progress,
-    )
-    print(format_table(precision_summary(rows)))
-    if args.plots:
-        for path in plot_precision(rows, out):
-            print(f"wrote {path}")
+    with folder_lock(out):  # one run per directory, for the whole command
+        rows = precision(
+            **_precision_sweep(s),
+            **_placement(s),
+            out=out,
+            resume=args.resume,
+            show_progress=args.progress,
+        )
+        print(format_table(precision_summary(rows)))
+        if args.plots:
+            for path in plot_precision(rows, out):
+                print(f"wrote {path}")
     print(f"wrote {out / 'precision.csv'} and {out / 'precision.json'} ({len(rows)} rows)")
     return 0
 
 
 def _run_aurora(args) -> int:
+    from polarlab.studies._lock import folder_lock
     from polarlab.studies.aurora import aurora_claims, aurora_rows, write_claims
     from polarlab.studies.aurora_figures import plot_aurora_rows
     from polarlab.studies.tables import format_table
@@ -446,18 +482,20 @@ def _run_aurora(args) -> int:
         resume=args.resume,
         show_progress=args.progress,
     )
-    records = aurora_claims(**setup, claims=s.get("claims"))
-    print(format_table(records, ["claim_id", "setting", "measured", "verdict"]))
-    write_claims(records, out)
-    if args.plots:
-        for path in plot_aurora_rows(aurora_rows(**setup), out):
-            print(f"wrote {path}")
+    with folder_lock(out):  # one run per directory, for the whole command
+        records = aurora_claims(**setup, claims=s.get("claims"))
+        print(format_table(records, ["claim_id", "setting", "measured", "verdict"]))
+        write_claims(records, out)
+        if args.plots:
+            for path in plot_aurora_rows(aurora_rows(**setup), out):
+                print(f"wrote {path}")
     print(f"wrote {out / 'aurora_claims.md'} and {out / 'aurora_claims.json'}")
     return 0
 
 
 def _run_report(args) -> int:
     from polarlab.studies._io import read_csv
+    from polarlab.studies._lock import folder_lock
     from polarlab.studies.report import report
     from polarlab.studies.tables import format_table
 
@@ -468,15 +506,18 @@ def _run_report(args) -> int:
     out = _check_out(precision_settings["out"])
     if args.readme_figure and not args.plots:
         raise UsageError("--readme-figure needs figures; drop --no-plots")
-    path = report(
-        out,
-        precision_options=_precision_sweep(precision_settings),
-        aurora_options=dict(**_aurora_setup(aurora_settings), claims=aurora_settings.get("claims")),
-        plots=args.plots,
-        resume=args.resume,
-        show_progress=args.progress,
-        **_placement(precision_settings),
-    )
+    precision_options = _precision_sweep(precision_settings)
+    aurora_options = dict(**_aurora_setup(aurora_settings), claims=aurora_settings.get("claims"))
+    with folder_lock(out):  # one run per directory, for the whole command
+        path = report(
+            out,
+            precision_options=precision_options,
+            aurora_options=aurora_options,
+            plots=args.plots,
+            resume=args.resume,
+            show_progress=args.progress,
+            **_placement(precision_settings),
+        )
     claims = read_csv(out / "aurora_claims.csv")
     print(format_table(claims, ["claim_id", "figure", "verdict"]))
     print(f"wrote {path} (and report.html, raw data, figures/)")
@@ -494,6 +535,10 @@ def _run_report(args) -> int:
 
 
 _COMMANDS = {"precision": _run_precision, "aurora": _run_aurora, "report": _run_report}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -516,6 +561,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    # SIGTERM (kill, a batch system's time limit) unwinds like Ctrl-C: the finished cases
+    # stay on disk and the output directory's lock is removed (main thread only).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         if args.threads < 1:
             raise UsageError(f"--threads must be a positive integer, got {args.threads}")
@@ -537,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"polarlab {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -311,3 +311,94 @@ def test_format_table_moved_with_a_deprecation_alias():
 
     with pytest.warns(DeprecationWarning, match="polarlab.studies.tables.format_table"):
         assert cli.format_table is format_table
+
+
+# --- the command line: empty lists and wrongly typed config values ----------------------
+
+
+def one_line_error(capsys, args) -> str:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--shapes", "", "--shapes is empty"),
+        ("--methods", "", "--methods is empty"),
+        ("--schedules", ",", "--schedules is empty"),
+        ("--families", " ", "--families is empty"),
+        ("--dtype", "", "--dtype is empty"),
+        ("--dtype", "float64,float64", "--dtype lists 'float64' twice"),
+        ("--families", "gaussian,logspaced,gaussian", "--families lists 'gaussian' twice"),
+        ("--steps", "0", "--steps must be a positive integer, got 0"),
+        ("--seed", "-1", "--seed must be a non-negative integer, got -1"),
+        ("--shapes", "8x", "--shapes: bad shape '8x'"),
+    ],
+)
+def test_empty_or_repeated_flag_values(tmp_path, capsys, flag, value, message):
+    args = ["precision", *TINY_PRECISION, "--no-plots", flag, value, "--out", str(tmp_path / "o")]
+    err = one_line_error(capsys, args)
+    assert message in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_claims(tmp_path, capsys):
+    err = one_line_error(capsys, ["aurora", "--claims", "", "--out", str(tmp_path)])
+    assert "--claims is empty" in err
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"steps": 2.5}, "steps in --config {} must be a positive integer, got 2.5"),
+        ({"steps": True}, "steps in --config {} must be a positive integer, got True"),
+        ({"steps": "3"}, "steps in --config {} must be a positive integer, got '3'"),
+        ({"seed": "x"}, "seed in --config {} must be a non-negative integer, got 'x'"),
+        ({"seed": 1.0}, "seed in --config {} must be a non-negative integer, got 1.0"),
+        ({"shapes": 3}, "shapes in --config {} must be a list"),
+        ({"shapes": []}, "shapes in --config {} is empty"),
+        ({"shapes": [[8, 4, 2]]}, "shapes in --config {}: bad shape [8, 4, 2]"),
+        ({"precision": {"methods": ""}}, "methods in --config {} is empty"),
+        ({"families": [1, 2]}, "families in --config {} must be a list of names"),
+        ({"device": 3}, "device in --config {} must be a non-empty string, got 3"),
+        ({"out": ["a"]}, "out in --config {} must be a non-empty string"),
+    ],
+)
+def test_wrongly_typed_config_values_name_the_key(tmp_path, capsys, config, message):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    args = ["precision", "--config", str(path), "--no-plots", "--no-progress"]
+    if "out" not in config:
+        args += ["--out", str(tmp_path / "o")]
+    err = one_line_error(capsys, args)
+    assert message.format(path) in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("size = 3", "size in --config {} must be quick, full or a table of sizes, got 3"),
+        ("method = 5", "method in --config {} must be a non-empty string, got 5"),
+        ("claims = []", "claims in --config {} is empty"),
+        ('claims = ["C-10", "C-10"]', "claims in --config {} lists 'C-10' twice"),
+    ],
+)
+def test_wrongly_typed_aurora_config_values_name_the_key(tmp_path, capsys, table, message):
+    pytest.importorskip("tomllib")
+    path = tmp_path / "c.toml"
+    path.write_text(f"[aurora]\n{table}\n")
+    err = one_line_error(capsys, ["aurora", "--config", str(path), "--out", str(tmp_path)])
+    assert message.format(path) in err
+
+
+def test_a_toml_float_for_steps_is_not_truncated(tmp_path, capsys):
+    pytest.importorskip("tomllib")
+    path = tmp_path / "c.toml"
+    path.write_text("[precision]\nsteps = 2.5\n")
+    args = ["precision", *(a for a in TINY_PRECISION if a not in ("--steps", "3"))]
+    err = one_line_error(capsys, [*args, "--config", str(path), "--out", str(tmp_path)])
+    assert f"steps in --config {path} must be a positive integer, got 2.5" in err

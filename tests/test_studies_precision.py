@@ -184,6 +184,16 @@ def test_files_and_resume_after_interrupt(tmp_path, monkeypatch):
         (dict(dtypes=["int8"]), "unsupported dtype 'int8'; choose one of"),
         (dict(shapes=[(0, 4)]), "impossible shape 0x4"),
         (dict(steps=0), "steps must be a positive integer"),
+        # An empty list or a repeated value (it would run and be written twice), by the
+        # argument's own name.
+        (dict(methods=[]), "methods is empty"),
+        (dict(schedules=[]), "schedules is empty"),
+        (dict(dtypes=()), "dtypes is empty"),
+        (dict(families=[]), "families is empty"),
+        (dict(shapes=[]), "shapes is empty"),
+        (dict(dtypes=["float64", "float64"]), "dtypes lists 'float64' twice"),
+        (dict(schedules=["jordan", "jordan"]), "schedules lists 'jordan' twice"),
+        (dict(shapes=[(16, 8), [16, 8]]), r"shapes lists \(16, 8\) twice"),
     ],
 )
 def test_bad_input_is_rejected_before_any_work(bad, message):

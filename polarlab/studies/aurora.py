@@ -174,14 +174,16 @@ def aurora_claims(
         return [{column: values[column] for column in _claims.AURORA_COLUMNS}]
 
     rows = run_cases(
-        [{"case_id": c} for c in by_id if c in chosen],
+        [{"case_id": c, "claim_id": c} for c in by_id if c in chosen],
         run,
         out=out,
         name="aurora_claims",
         columns=_claims.AURORA_COLUMNS,
+        kinds={**dict.fromkeys(_claims.AURORA_COLUMNS, "text"), "figure": "finite"},
+        case_rows=lambda case: [{}],  # one row per claim
         resume=resume,
         show_progress=show_progress,
-        **_meta(ctx, seed, size),
+        **_settings(ctx, projection, seed, device, size),
     )
     order = list(by_id)
     return sorted(
@@ -189,10 +191,23 @@ def aurora_claims(
     )
 
 
-def _meta(ctx: _experiments.Context, seed: int, size) -> dict:
+def _settings(ctx: _experiments.Context, projection, seed: int, device, size, **more) -> dict:
+    """The options that change the experiments' results: the resume key (with the
+    claim or figure name) and the JSON ``meta``. An injected projection is known by
+    its name (a ``functools.partial`` by its function's)."""
     options = plain_options(ctx.solver)
+    target = getattr(projection, "func", projection)
+    qualname = getattr(target, "__qualname__", type(target).__qualname__)
+    name = f"{getattr(target, '__module__', '')}.{qualname}"
     return dict(
-        method=ctx.solver.name, options=options, dtype=options.get("dtype"), seed=seed, size=size
+        method=ctx.solver.name,
+        options=options,
+        dtype=options.get("dtype"),
+        seed=seed,
+        device=str(device),
+        size=size,
+        projection="default" if projection is None else name,
+        **more,
     )
 
 
@@ -240,9 +255,14 @@ def aurora_rows(
         out=out,
         name="aurora_rows",
         columns=_experiments.FIGURE_COLUMNS,
+        kinds={
+            **dict.fromkeys(("case_id", "figure", "series"), "text"),
+            **dict.fromkeys(("m", "n"), "int"),
+            **dict.fromkeys(("sigma", "x", "y"), "real"),
+        },
         resume=resume,
         show_progress=show_progress,
-        **_meta(ctx, seed, size),
+        **_settings(ctx, projection, seed, device, size, sigma=sigma),
     )
 
 

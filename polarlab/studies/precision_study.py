@@ -40,6 +40,7 @@ from polarlab._arrays import resolve_dtype
 from polarlab.polar import PolarSolver, polar, registry, resolve
 from polarlab.polar.exact import default_rank_tol
 from polarlab.studies._io import plain_options, pyplot, run_cases
+from polarlab.studies._resume import distinct
 
 __all__ = [
     "PRECISION_COLUMNS",
@@ -199,8 +200,8 @@ def precision_cases(
     ------
     ValueError
         Unknown method, option, schedule, dtype or family; a method without
-        iterates; an impossible shape; ``steps < 1``. The message lists what is
-        allowed.
+        iterates; an impossible shape; ``steps < 1``; an empty list or one naming
+        a value twice. The message names the argument and lists what is allowed.
 
     Examples
     --------
@@ -219,15 +220,17 @@ def precision_cases(
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     known_families = matrices.families()
-    for family in families:
+    for family in distinct("families", families):
         if family not in known_families:
             raise ValueError(
                 f"unknown matrix family {family!r}; choose one of: {', '.join(known_families)}"
             )
     checked_dtypes = [str(resolve_dtype(d)).removeprefix("torch.") for d in dtypes]
-    checked_shapes = [_check_shape(s) for s in shapes]
+    checked_shapes = distinct("shapes", [_check_shape(s) for s in shapes])
+    distinct("dtypes", checked_dtypes)
+    distinct("schedules", schedules_)
     cases = []
-    for method in methods:
+    for method in distinct("methods", methods):
         base, label = _resolve_method(method, method_options or {})
         name = base.name + (f"[{label}]" if label else "")
         method_schedules = schedules_ if "schedule" in base.options else [None]
@@ -416,11 +419,11 @@ def precision(
     device : str
         Torch device the methods run on (metrics are float64).
     out : path, optional
-        Directory: rows are appended to ``precision.csv`` one finished case at a
-        time (an interrupted run keeps them) and ``precision.json`` is written at
-        the end.
+        Directory (locked for the run): rows are appended to ``precision.csv`` one
+        finished case at a time (an interrupted run keeps them); ``precision.json``.
     resume : bool
-        With ``out``: keep the cases already in ``precision.csv`` and skip them.
+        With ``out``: keep the cases already in ``precision.csv`` and skip them, if
+        whole and computed with these settings (else ``ValueError`` naming the line).
     show_progress : bool
         Progress bar on stderr.
     method_options : mapping, optional
@@ -456,6 +459,7 @@ def precision(
         method_options=method_options,
     )
     cache: dict = {}
+    device = str(device)  # a torch.device too; the rows hold its name
     return run_cases(
         cases,
         # Looked up at call time, so that a test can intercept the cases.
@@ -463,9 +467,27 @@ def precision(
         out=out,
         name="precision",
         columns=PRECISION_COLUMNS,
+        kinds=_KINDS,
+        case_rows=lambda case: [{"iteration": k} for k in range(1, case["steps"] + 1)],
         resume=resume,
         show_progress=show_progress,
+        # The resume key, with the case_id (method+options, schedule, dtype, family, shape):
+        steps=steps,
+        seed=seed,
+        device=device,
     )
+
+
+# What each column holds (polarlab.studies._resume.COLUMN_KINDS), checked on writing and
+# on resuming: the scalar oracle is nan without a schedule, row_norm_ratio inf at a zero row.
+_KINDS = {
+    **dict.fromkeys(PRECISION_COLUMNS[PRECISION_COLUMNS.index("polar_error") :], "finite"),
+    **dict.fromkeys(("case_id", "method", "dtype", "family", "device"), "text"),
+    **dict.fromkeys(("schedule", "options"), "optional text"),
+    **dict.fromkeys(("m", "n", "seed", "iteration"), "int"),
+    **dict.fromkeys([c for c in PRECISION_COLUMNS if c.startswith("scalar_")], "real"),
+    "row_norm_ratio": "real",
+}
 
 
 def precision_summary(rows: Sequence[dict]) -> list[dict]:
