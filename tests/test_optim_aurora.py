@@ -1,6 +1,7 @@
 """Aurora: parity with an independent transcription of the released update rule,
 exactness against the projection primitive, the square = Muon rule, row balance."""
 
+import inspect
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from polarlab._arrays import unit_roundoff
 from polarlab.manifolds import project_balanced_stiefel
 from polarlab.optim import Aurora, Muon
-from polarlab.optim.aurora import aurora_direction
+from polarlab.optim.aurora import AuroraDirection, aurora_direction
 from polarlab.optim.functional import aurora_update
 from polarlab.optim.muon import polar_direction
 
@@ -225,3 +226,71 @@ def test_cuda_step_in_bf16_compiled_direction_and_no_host_sync():
     opts = {"method": "polar_express", "dtype": torch.bfloat16}
     compiled = torch.compile(lambda X: aurora_direction(X, **opts), fullgraph=True)
     torch.testing.assert_close(compiled(M), aurora_direction(M, **opts), rtol=0, atol=2e-2)
+
+
+# --- the engine option: declared like the others, chosen by the documented rule ---------------
+
+
+def test_engine_option_is_declared_and_validated_once():
+    assert inspect.signature(Aurora).parameters["engine"].default == "auto"
+    assert inspect.signature(aurora_update).parameters["engine"].default == "auto"
+    assert AuroraDirection().engine == "auto"
+    W = torch.nn.Parameter(torch.randn(12, 4))
+    assert Aurora([W], engine="gram").param_groups[0]["engine"] == "gram"  # plain group data
+    with pytest.raises(ValueError, match="unknown engine 'fast'"):
+        AuroraDirection(engine="fast")
+    with pytest.raises(ValueError, match=r"engine='gram' needs .* method='svd'"):
+        AuroraDirection(engine="gram", method="svd")
+    with pytest.raises(ValueError, match="engine='gram' needs form='preconditioned'"):
+        Aurora([W], form="riemannian", engine="gram")
+
+
+# (shape of the stacked momenta, direction options, the engine the rule picks). On CPU the
+# optimizer computes in float32; bfloat16 (the CUDA default) restarts the Gram form before
+# steps 1 and 3, which moves its break-even from aspect 2.4 to 4.8 for small n.
+_RULE_CASES = [
+    ((3, 96, 24), {}, "gram"),  # Polar Express, aspect 4
+    ((3, 24, 96), {}, "gram"),  # wide: the long axis is balanced, as 96 x 24
+    ((3, 48, 24), {}, "plain"),  # aspect 2: the Gram form saves too little
+    ((3, 96, 24), {"dtype": "bfloat16"}, "plain"),
+    ((3, 240, 24), {"dtype": "bfloat16"}, "gram"),
+    ((3, 96, 24), {"method": "svd"}, "plain"),  # not a polynomial method
+    ((3, 96, 24), {"form": "alternating"}, "plain"),
+    ((3, 96, 24), {"engine": "plain"}, "plain"),
+    ((3, 48, 24), {"engine": "gram"}, "gram"),
+]
+
+
+@pytest.mark.parametrize(("shape", "options", "expected"), _RULE_CASES)
+def test_optimizer_picks_the_engine_by_the_documented_rule(shape, options, expected):
+    M = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    M = M * torch.rand(*shape[:-1], 1, generator=torch.Generator().manual_seed(1))
+    direction = AuroraDirection(**options)
+    U, _ = direction(M, {})
+    form = options.get("form", "preconditioned")
+
+    def project(engine):
+        return project_balanced_stiefel(
+            M, 2, 0.5, direction.solver, form=form, check_finite=False, engine=engine
+        )
+
+    assert torch.equal(U, project(expected))
+    if form == "preconditioned" and direction.solver.name != "svd":
+        # the two engines round differently, so the pick is observable (that they agree
+        # to rounding is tests/test_manifolds_balanced_gram.py's subject)
+        assert not torch.equal(U, project("plain" if expected == "gram" else "gram"))
+
+
+def test_gram_and_plain_engines_give_the_same_optimizer_step_in_float64():
+    torch.manual_seed(0)
+    G = torch.randn(64, 16, dtype=torch.float64) * torch.rand(64, 1, dtype=torch.float64)
+    W0 = torch.randn(64, 16, dtype=torch.float64)
+    results = {}
+    for engine in ("plain", "gram"):
+        W = torch.nn.Parameter(W0.clone())
+        opt = Aurora([W], lr=0.1, engine=engine, dtype="float64", iters=3)
+        W.grad = G.clone()
+        opt.step()
+        results[engine] = W.detach()
+    # 1e-10 on the direction (float64 Gram form), times lr 0.1 and the aspect scale 2
+    torch.testing.assert_close(results["gram"], results["plain"], rtol=0, atol=2e-11)

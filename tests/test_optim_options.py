@@ -100,7 +100,7 @@ def test_import_and_signatures_under_python_OO():
         [sys.executable, "-OO", "-c", code], capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["21", "14"]
+    assert run.stdout.split() == ["22", "14"]
 
 
 @pytest.mark.parametrize(

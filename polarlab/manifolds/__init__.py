@@ -31,6 +31,8 @@ One concept per module:
   driven towards the radial-isotropic scaling of the rows
   (:func:`project_balanced_stiefel`), and MuonEq-R (arXiv 2603.28254,
   :func:`muoneq_r`);
+- :mod:`~polarlab.manifolds.balanced_gram`: the same polar factors computed on the
+  ``n x n`` Gram matrix (``engine="gram"``) and the rule ``engine="auto"`` follows;
 - :mod:`~polarlab.manifolds.riemannian`: :func:`riemannian_balanced_stiefel`
   ascends ``<G, U>`` on the manifold;
 - :mod:`~polarlab.manifolds.exact`: :func:`balanced_stiefel_exact` solves the
@@ -49,6 +51,7 @@ from __future__ import annotations
 from polarlab._deprecation import moved_names
 from polarlab.manifolds.balanced import FORMS, WIDE_RULES, muoneq_r, project_balanced_stiefel
 from polarlab.manifolds.balanced import Wide as Wide  # the type of the ``wide`` arguments
+from polarlab.manifolds.balanced_gram import ENGINES
 from polarlab.manifolds.balanced_tangent import tangent_balanced_stiefel
 from polarlab.manifolds.exact import BalancedStiefelCertificate, balanced_stiefel_exact
 from polarlab.manifolds.oblique import project_row_oblique, tangent_row_oblique
@@ -56,6 +59,7 @@ from polarlab.manifolds.riemannian import riemannian_balanced_stiefel
 from polarlab.manifolds.stiefel import project_stiefel, tangent_stiefel
 
 __all__ = [
+    "ENGINES",
     "FORMS",
     "WIDE_RULES",
     "BalancedStiefelCertificate",

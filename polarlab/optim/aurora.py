@@ -7,6 +7,18 @@ computed by the primitive :func:`polarlab.manifolds.project_balanced_stiefel`
 (forms ``"preconditioned"``, the released code, and ``"alternating"``, the paper's
 Algorithm 3) or :func:`polarlab.manifolds.riemannian_balanced_stiefel`
 (``form="riemannian"``). Square matrices get exactly Muon's update.
+
+The preconditioned form picks its engine per stacked shape (``engine="auto"``,
+:func:`polarlab.manifolds.balanced_gram.choose_engine`): the Gram form (the same
+polynomial schedule run on the ``n x n`` Gram matrix, the same result in exact
+arithmetic) where the polar method is polynomial and the Gram form counts at most
+3/4 of the plain form's matrix-product flops at that shape and compute dtype; for
+the default Polar Express rows that is aspect ratio ``m / n >= 2.4`` for small
+``n``, falling to every tall matrix from ``n = 1024`` (float32, the CPU default;
+bfloat16, the CUDA default, restarts before steps 1 and 3 and needs 4.8 for small
+``n``). The plain form otherwise, and always for an exact method such as ``"svd"``
+and for the alternating and Riemannian forms. Square matrices take Muon's update
+whatever the engine.
 """
 
 from __future__ import annotations
@@ -15,7 +27,13 @@ from typing import Any
 
 import torch
 
-from polarlab.manifolds import WIDE_RULES, project_balanced_stiefel, riemannian_balanced_stiefel
+from polarlab.manifolds import (
+    ENGINES,
+    WIDE_RULES,
+    project_balanced_stiefel,
+    riemannian_balanced_stiefel,
+)
+from polarlab.manifolds.balanced_gram import check_engine
 from polarlab.optim.base import PolarOptimizer
 from polarlab.optim.direction import POLAR_OPTIONS, PolarDirection
 from polarlab.optim.options import Option, choice, finite_positive, interval, positive_int
@@ -53,6 +71,7 @@ def aurora_direction(
     wide: str = "transpose",
     eps: float = 1e-7,
     method: str | PolarSolver = "polar_express",
+    engine: str = "auto",
     **polar_opts: Any,
 ) -> torch.Tensor:
     """Aurora's direction for a momentum ``M``: balanced-row polar factor.
@@ -77,6 +96,10 @@ def aurora_direction(
     method, **polar_opts
         Registered polar method and its options (e.g. a Newton-Schulz
         ``steps``), or a :class:`~polarlab.polar.PolarSolver`; resolved once here.
+    engine : {"auto", "plain", "gram"}
+        How the preconditioned form computes its polar factors
+        (:func:`~polarlab.manifolds.project_balanced_stiefel`); ``"gram"`` with
+        another form or a non-polynomial method raises ``ValueError``.
 
     Returns
     -------
@@ -93,13 +116,14 @@ def aurora_direction(
     """
     _check_riemannian_beta(form, beta)
     solver = resolve(method, **polar_opts)
+    check_engine(engine, form, solver)
     if form == "riemannian":
         return riemannian_balanced_stiefel(
             M, iters, method=solver, wide=wide, eps=eps, check_finite=False
         )
     beta = DEFAULT_BETA if beta is None else beta
     return project_balanced_stiefel(
-        M, iters, beta, solver, form=form, wide=wide, eps=eps, check_finite=False
+        M, iters, beta, solver, form=form, wide=wide, eps=eps, check_finite=False, engine=engine
     )
 
 
@@ -153,11 +177,24 @@ class AuroraDirection(PolarDirection):
         Option(
             "eps", 1e-7, "float > 0", "Row-norm clamp (aurora-release).", finite_positive, "late"
         ),
+        Option(
+            "engine",
+            "auto",
+            '{"auto", "plain", "gram"}',
+            '``"plain"``: ``iters`` polar calls on ``D M``; ``"gram"``: the same polynomial '
+            "schedule run on the ``n x n`` Gram matrix (preconditioned form, polynomial "
+            'method); ``"auto"``: the Gram form where it is valid and counts fewer flops at '
+            "the matrix's shape and compute dtype "
+            "(``polarlab.manifolds.balanced_gram.choose_engine``), else plain.",
+            choice(ENGINES, "engine"),
+            position="late",
+        ),
     )
 
     def setup(self) -> None:
         _check_riemannian_beta(self.form, self.beta)
         super().setup()
+        check_engine(self.engine, self.form, self.solver)
 
     def __call__(self, M, state):
         U = aurora_direction(
@@ -168,6 +205,7 @@ class AuroraDirection(PolarDirection):
             wide=self.wide,
             eps=self.eps,
             method=self.solver,
+            engine=self.engine,
         )
         return U, {}
 

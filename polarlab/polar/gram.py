@@ -65,6 +65,16 @@ def _check_restarts(restarts: Iterable[int]) -> frozenset[int]:
     return frozenset(int(t) for t in S)
 
 
+def dense_product(A, B, C=None, *, beta: float = 1.0, alpha: float = 1.0) -> torch.Tensor:
+    """``beta C + alpha A B`` (``A B`` without ``C``) for batches ``(B, n, n)``."""
+    return torch.bmm(A, B) if C is None else torch.baddbmm(C, A, B, beta=beta, alpha=alpha)
+
+
+def dense_gram(X: torch.Tensor) -> torch.Tensor:
+    """``X^T X`` for a batch ``(B, m, n)``."""
+    return torch.bmm(X.mT, X)
+
+
 def _gram_run(
     X: torch.Tensor,
     sched: schedules.Schedule,
@@ -72,38 +82,44 @@ def _gram_run(
     restarts: frozenset[int],
     dtype: torch.dtype,
     normalization: str,
+    *,
+    gram=dense_gram,
+    product=dense_product,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(X_r, Q_t)`` after each step ``t``, with iterate ``X_t = X_r Q_t``.
 
     ``X`` is tall (``m > n``), shape ``(B, m, n)``; ``X_r`` is the tall matrix of
-    the last (re)start and ``Q_t`` the accumulated ``n x n`` polynomial.
+    the last (re)start and ``Q_t`` the accumulated ``n x n`` polynomial. ``gram``
+    and ``product`` compute ``X^T X`` and the ``n x n`` products (every one of them
+    is a product of commuting symmetric matrices, so a caller may pass kernels
+    that compute only half of each; the defaults are plain batched products).
     """
     rows = sched.rows(steps)
     T = len(rows)
     Xr, R, R2 = normalize(X, sched, normalization, dtype)
     if R is None:
-        R = torch.bmm(Xr.mT, Xr)
+        R = gram(Xr)
     eye = torch.eye(X.shape[-1], dtype=dtype, device=X.device)
     Q = None
     for t, (a, b, c) in enumerate(rows):
         restart = t in restarts
         if restart:  # rebuild from the tall matrix: X <- X Q, R <- X^T X
             Xr = torch.bmm(Xr, Q)
-            R = torch.bmm(Xr.mT, Xr)
+            R = gram(Xr)
         # Z = b R + c R^2; h_t(R) = a I + Z (a polynomial in R: everything commutes)
         if c == 0.0:
             Z = R * b
         elif R2 is not None:  # R^2 from the Schatten-8 normalisation
             Z = torch.add(R2 * c, R, alpha=b)
         else:
-            Z = torch.baddbmm(R, R, R, beta=b, alpha=c)
+            Z = product(R, R, R, beta=b, alpha=c)
         R2 = None
         H = torch.add(Z, eye, alpha=a)
         # Q h_t(R) = a Q + Q Z in one fused call: rounding a I + Z first adds an error the
         # float16 bound test sees; the saving would be only an n x n copy.
-        Q = H if (t == 0 or restart) else torch.baddbmm(Q, Q, Z, beta=a)
+        Q = H if (t == 0 or restart) else product(Q, Z, Q, beta=a)
         if t < T - 1 and (t + 1) not in restarts:
-            R = torch.bmm(H, torch.bmm(R, H))  # r <- r h_t(r)^2
+            R = product(H, product(R, H))  # r <- r h_t(r)^2
         yield Xr, Q
 
 
