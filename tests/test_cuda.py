@@ -342,11 +342,6 @@ def test_optimizer_step_replays_from_a_cuda_graph(name):
         assert relative(p.detach() - w0, e.detach() - w0) <= tol
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs PolarOptimizer and the AdamW step to write state in place (in progress "
-    "in polarlab/optim; drop this marker once it lands, so the test guards it)",
-)
 def test_step_updates_state_in_place():
     # What a CUDA graph needs, checked on any device: a replayed graph reads and writes
     # fixed addresses, so every state tensor (matrix, AdamW and Lion groups) must keep

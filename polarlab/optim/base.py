@@ -14,7 +14,16 @@ everything around it:
   not finite keeps its weights and state for that step, chosen by ``torch.where``
   so there is no host synchronisation; ``"raise"`` checks on the host);
 * batching: same-shape matrices of a group are stacked and their directions
-  computed in one batched call;
+  computed in one batched call, a bounded batch at a time: a group entry
+  ``batch_bytes`` (a positive int, or ``None``, the default, for the group's
+  largest matrix) bounds the stacked momenta and short-side ``k x k`` work of one
+  batch (:func:`_work_bytes`), so the memory a step needs on top of the weights,
+  gradients and state scales like that of a loop over single matrices;
+* memory: weights, momentum buffers and direction state are updated in place
+  (with the same operations, hence the same bits, as the out-of-place rule),
+  the finite guard is a max and a min reduction per matrix (no full-size
+  temporary),
+  and temporaries are released one matrix at a time;
 * AdamW and Lion groups (``algorithm="adamw"`` / ``"lion"``,
   :mod:`polarlab.optim.elementwise`) for vectors, embeddings and output heads.
 
@@ -109,6 +118,14 @@ class PolarOptimizer(torch.optim.Optimizer):
     ``row_update_norm``: the per-row norms of the applied change ``W_new - W``
     (one value per output neuron; for dead-neuron studies).
 
+    Same-shape matrices are stacked in batches of at most ``batch_bytes`` (a
+    group entry, not a constructor option: ``Muon([{"params": ps, "batch_bytes":
+    2**28}])`` or ``opt.param_groups[0]["batch_bytes"] = 2**28``; ``None``, the
+    default, is the group's largest matrix, see :func:`_work_bytes`). Larger
+    batches mean fewer, larger kernel calls (useful on GPUs, for many small
+    matrices) and more memory; batched products compute each matrix on its own,
+    and on CPU every batch size gives the same bits.
+
     Examples
     --------
     A new optimizer is one direction (here: the entrywise sign of the momentum):
@@ -195,6 +212,7 @@ class PolarOptimizer(torch.optim.Optimizer):
             option.validate(group[option.name])
         for p in group["params"]:
             _matrix_shape(p.shape, group["flatten"])
+        _check_batch_bytes("batch_bytes", group.get("batch_bytes"))
 
     def group_direction(self, index: int) -> Direction:
         """The direction of matrix group ``index``, rebuilt if its options changed."""
@@ -247,8 +265,18 @@ class PolarOptimizer(torch.optim.Optimizer):
             if p.grad.is_sparse:
                 raise RuntimeError("matrix optimizers do not take sparse gradients")
             buckets[(tuple(p.shape), p.dtype, p.device)].append(p)
-        for params in buckets.values():
-            self._update_bucket(params, group, direction)
+        sizes = {
+            key: _matrix_shape(params[0].shape, group["flatten"]) for key, params in buckets.items()
+        }
+        nbytes = {key: _work_bytes(m, n, key[1], key[2]) for key, (m, n) in sizes.items()}
+        budget = group.get("batch_bytes")
+        _check_batch_bytes("batch_bytes", budget)
+        if budget is None:  # the largest matrix: memory of a step scales like a loop's
+            budget = max([0, *nbytes.values()])  # no default=: Dynamo cannot trace it
+        for key, params in buckets.items():
+            size = max(1, budget // nbytes[key])
+            for start in range(0, len(params), size):
+                self._update_bucket(params[start : start + size], sizes[key], group, direction)
 
     def _state_of(self, p: torch.Tensor, m: int, n: int, direction: Direction) -> dict:
         state = self.state[p]
@@ -260,53 +288,88 @@ class PolarOptimizer(torch.optim.Optimizer):
         return state
 
     def _update_bucket(
-        self, params: list[torch.Tensor], group: dict[str, Any], direction: Direction
+        self,
+        params: list[torch.Tensor],
+        shape: tuple[int, int],
+        group: dict[str, Any],
+        direction: Direction,
     ) -> None:
-        m, n = _matrix_shape(params[0].shape, group["flatten"])
+        """One batch of same-shape matrices: the rule of :mod:`polarlab.optim.rule`, in place.
+
+        Peak extra memory: the stacked momenta ``M`` (b, m, n) and what the
+        direction allocates while ``M`` is alive, then the directions ``U``
+        (updated in place) plus one matrix at a time. Weights, momentum buffers and
+        direction state are written in place, each with the result the
+        out-of-place rule gives (same operations, same order); a matrix whose
+        gradient, momentum or direction is not finite keeps all of them (factors 1
+        and 0 chosen on device flags: no host synchronisation, and no
+        ``torch.where`` over whole matrices, several times slower on CPU).
+        """
+        m, n = shape
         states = [self._state_of(p, m, n, direction) for p in params]
-        buf = torch.stack([s["momentum_buffer"] for s in states])
-        G = torch.stack([p.grad.reshape(m, n) for p in params]).to(buf.dtype)
-        finite = torch.isfinite(G).flatten(1).all(1)  # (b,): one flag per matrix
+        sdtype = states[0]["momentum_buffer"].dtype
+        mu, nesterov, form = group["momentum"], group["nesterov"], group["momentum_form"]
+
+        def grad(p: torch.Tensor) -> torch.Tensor:  # a view, or a copy if the dtype differs
+            return p.grad.reshape(m, n).to(sdtype)
+
+        finite = torch.stack([rule.is_finite(p.grad) for p in params])  # one flag per matrix
         if group["nonfinite"] == "raise" and not bool(finite.all()):  # host sync, by request
             raise FloatingPointError(
                 f"non-finite gradient in {int((~finite).sum())} of {len(params)} "
                 f"{m}x{n} matrices (nonfinite='raise')"
             )
-        # Zero the bad slices first, so no NaN/Inf reaches any kernel (QR, Cholesky).
-        G = torch.where(finite[:, None, None], G, 0.0)
-        extra = {k: torch.stack([s[k] for s in states]) for k in direction.state_names}
-        W = torch.stack([p.reshape(m, n) for p in params]).to(buf.dtype)
-        W_new, new_buf, U, new_extra = rule.matrix_update(
-            direction,
-            W,
-            G,
-            buf,
-            extra,
-            lr=group["lr"],
-            momentum=group["momentum"],
-            nesterov=group["nesterov"],
-            momentum_form=group["momentum_form"],
-            weight_decay=group["weight_decay"],
-            cautious_wd=group["cautious_wd"],
-            scale=rule.lr_scale(group["adjust_lr"], m, n),
-        )
-        ok = finite & torch.isfinite(U).flatten(1).all(1)
-        okm = ok[:, None, None]
-        W_new = torch.where(okm, W_new, W)
-        new_buf = torch.where(okm, new_buf, buf)
-        new_extra = {
-            k: torch.where(ok.view(-1, *([1] * (v.ndim - 1))), v, extra[k])
-            for k, v in new_extra.items()
-        }
-        rows = (W_new - W).norm(dim=-1) if group["row_telemetry"] else None
+        M = torch.empty((len(params), m, n), dtype=sdtype, device=params[0].device)
         for i, (p, s) in enumerate(zip(params, states)):
-            p.copy_(W_new[i].reshape(p.shape))
-            s["momentum_buffer"] = new_buf[i]
-            s["nonfinite_skips"] = s["nonfinite_skips"] + (~ok[i]).to(torch.int32)
-            for k, v in new_extra.items():
-                s[k] = v[i]
-            if rows is not None:
-                s["row_update_norm"] = rows[i]
+            G = grad(p)
+            new = rule.momentum_buffer(s["momentum_buffer"], G, mu, form, out=M[i])
+            rule.lookahead(new, G, mu, nesterov, form, out=new)
+        del new, G  # views and copies that would keep M alive past the direction
+        # A finite gradient gives a non-finite momentum only by overflow, and then no
+        # direction of polarlab is finite either: such matrices are skipped as well.
+        finite = finite & rule.is_finite(M, dim=(-2, -1))
+        rule.finite_(M)  # no NaN/Inf reaches any kernel (QR, Cholesky); bad results are dropped
+        extra = {k: torch.stack([s[k] for s in states]) for k in direction.state_names}
+        U, new_extra = direction(M, extra)
+        del M  # the direction's input is not needed past this point
+        U = U.to(sdtype)
+        if not (U.is_contiguous() or U.mT.is_contiguous()):  # e.g. an expanded view
+            U = U.contiguous()
+        ok = finite & rule.is_finite(U, dim=(-2, -1))
+        lr, scale = group["lr"], rule.lr_scale(group["adjust_lr"], m, n)
+        for i, (p, s) in enumerate(zip(params, states)):
+            in_place = p.dtype == sdtype and p.is_contiguous()
+            W = p.view(m, n) if in_place else p.reshape(m, n).to(sdtype, copy=True)
+            W_old = W.clone() if group["row_telemetry"] else None
+            # A transposed direction (wide input, iterated on the short side): one copy,
+            # then updates in W's layout (elementwise ops across layouts are slow on CPU).
+            Ui = U[i] if U[i].is_contiguous() else U[i].contiguous()
+            rule.apply_decoupled_update_(
+                W, Ui, lr, scale, group["weight_decay"], group["cautious_wd"], ok[i]
+            )
+            if not in_place:
+                p.copy_(W.view(p.shape))
+            if W_old is not None:
+                s["row_update_norm"] = (W - W_old).norm(dim=-1)
+            del W, W_old, Ui
+            rule.momentum_buffer_(s["momentum_buffer"], grad(p), mu, form, ok[i])
+            s["nonfinite_skips"].add_((~ok[i]).to(torch.int32))
+            for k, v in new_extra.items():  # in place when the dtype allows
+                out = s[k] if torch.result_type(v, s[k]) == s[k].dtype else None
+                s[k] = torch.where(ok[i], v[i], s[k], out=out)
+
+
+def _work_bytes(m: int, n: int, dtype: torch.dtype, device: torch.device) -> int:
+    """Bytes one ``m x n`` matrix counts against ``batch_bytes``: its momentum and a
+    ``k x k`` short-side matrix (``k = min(m, n)``; the Gram matrices of the polar
+    iterations, as large as the momentum itself for square matrices), in the state dtype."""
+    k = min(m, n)
+    return (m * n + k * k) * rule.state_dtype(dtype, device).itemsize
+
+
+def _check_batch_bytes(name: str, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be None or a positive integer (bytes), got {value!r}")
 
 
 # Names that moved: served from their new module with a DeprecationWarning.

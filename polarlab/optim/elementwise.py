@@ -4,7 +4,9 @@ A group with ``algorithm="adamw"`` or ``"lion"`` inside any polarlab optimizer
 is updated by the functions here (any parameter shape); see
 :func:`polarlab.optim.split_params` for the usual split. State lives in float32
 or wider; a parameter whose gradient is not finite keeps its weights and state
-for the step, chosen by ``torch.where`` (no host synchronisation).
+for the step, by factors 1 or 0 chosen on a device flag (no host
+synchronisation). Weights and state are updated in place, with the operations
+(hence the bits) of the out-of-place formulas.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import torch
 
 from polarlab.optim.options import COMMON_HEAD
-from polarlab.optim.rule import apply_decoupled_update, state_dtype
+from polarlab.optim.rule import apply_decoupled_update_, finite_, gate, is_finite, state_dtype
 
 __all__ = ["DEFAULTS", "STEPS", "adamw_step", "check_group", "lion_step"]
 
@@ -41,11 +43,12 @@ def check_group(group: dict[str, Any]) -> None:
 
 
 def _params(group: dict[str, Any], state: State) -> Iterator[tuple]:
-    """Yield ``(p, state, state_dtype, grad, ok)`` for the params of an AdamW/Lion group.
+    """Yield ``(p, state, grad, ok)`` for the params of an AdamW/Lion group.
 
-    ``exp_avg`` is created on first use. ``ok`` is a 0-d bool tensor (all-finite
-    gradient) and a non-finite ``grad`` comes back zeroed, so callers select with
-    ``torch.where`` and never synchronise.
+    ``exp_avg`` is created on first use. ``grad`` is a copy of the gradient in
+    the state dtype with non-finite entries set to 0; ``ok`` is a 0-d bool tensor
+    (all entries of the gradient finite, :func:`~polarlab.optim.rule.is_finite`),
+    on which callers choose factors (1 or 0) and never synchronise.
     """
     for p in group["params"]:
         if p.grad is None:
@@ -54,13 +57,25 @@ def _params(group: dict[str, Any], state: State) -> Iterator[tuple]:
         sdtype = state_dtype(p.dtype, p.device)
         if "exp_avg" not in st:
             st["exp_avg"] = torch.zeros_like(p, dtype=sdtype)
-        g = p.grad.to(sdtype)
-        ok = torch.isfinite(g).all()
-        yield p, st, sdtype, torch.where(ok, g, 0.0), ok
+        g = p.grad.to(sdtype)  # a copy only if the dtype differs
+        yield p, st, finite_(g, in_place=g is not p.grad), is_finite(p.grad)
+
+
+def _apply(p: torch.Tensor, U: torch.Tensor, lr, wd: float, ok: torch.Tensor) -> None:
+    """``p <- p (1 - lr wd) - lr U`` where ``ok``, in place (in the state dtype of ``U``)."""
+    W = p if p.dtype == U.dtype else p.to(U.dtype)
+    apply_decoupled_update_(W, U, lr, 1.0, wd, ok=ok)
+    if W is not p:
+        p.copy_(W)
 
 
 def adamw_step(group: dict[str, Any], state: State) -> None:
     """AdamW (Loshchilov & Hutter, arXiv 1711.05101), decoupled decay, bias-corrected.
+
+    Weights and moments are updated in place (``lerp_`` by ``1 - beta`` where the
+    gradient is finite, by 0 elsewhere); at most two temporaries of a parameter's
+    size are alive at once (the gradient's copy, then the update and its
+    denominator).
 
     Examples
     --------
@@ -73,24 +88,23 @@ def adamw_step(group: dict[str, Any], state: State) -> None:
     """
     b1, b2 = group["betas"]
     lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
-    for p, st, sdtype, g, ok in _params(group, state):
+    for p, st, g, ok in _params(group, state):
         if "exp_avg_sq" not in st:
             st["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-            st["exp_avg_sq"] = torch.zeros_like(p, dtype=sdtype)
+            st["exp_avg_sq"] = torch.zeros_like(p, dtype=g.dtype)
         step = st["step"] + 1
-        m1 = torch.lerp(st["exp_avg"], g, 1 - b1)
-        m2 = torch.lerp(st["exp_avg_sq"], g * g, 1 - b2)
         # bias corrections 1 - beta^t, as tensors: no host sync
-        t = step.to(sdtype)
+        t = step.to(g.dtype)
         c1 = 1 - torch.pow(b1, t)
         c2 = 1 - torch.pow(b2, t)
-        U = (m1 / c1) / ((m2 / c2).sqrt() + eps)
-        W = p.to(sdtype)
-        W_new = torch.where(ok, apply_decoupled_update(W, U, lr, 1.0, wd), W)
-        p.copy_(W_new)
-        st["step"] = torch.where(ok, step, st["step"])
-        st["exp_avg"] = torch.where(ok, m1, st["exp_avg"])
-        st["exp_avg_sq"] = torch.where(ok, m2, st["exp_avg_sq"])
+        m1, m2 = st["exp_avg"], st["exp_avg_sq"]
+        m1.lerp_(g, gate(ok, 1 - b1, 0.0, m1))
+        m2.lerp_(g.mul_(g), gate(ok, 1 - b2, 0.0, m2))  # g is a copy: g * g in place
+        del g
+        U = m1 / c1  # (m1 / c1) / (sqrt(m2 / c2) + eps)
+        U.div_((m2 / c2).sqrt_().add_(eps))
+        _apply(p, U, lr, wd, ok)
+        torch.where(ok, step, st["step"], out=st["step"])
 
 
 def lion_step(group: dict[str, Any], state: State) -> None:
@@ -107,11 +121,10 @@ def lion_step(group: dict[str, Any], state: State) -> None:
     """
     b1, b2 = group["betas"]
     lr, wd = group["lr"], group["weight_decay"]
-    for p, st, sdtype, g, ok in _params(group, state):
-        U = torch.sign(torch.lerp(st["exp_avg"], g, 1 - b1))
-        W = p.to(sdtype)
-        p.copy_(torch.where(ok, apply_decoupled_update(W, U, lr, 1.0, wd), W))
-        st["exp_avg"] = torch.where(ok, torch.lerp(st["exp_avg"], g, 1 - b2), st["exp_avg"])
+    for p, st, g, ok in _params(group, state):
+        m = st["exp_avg"]
+        _apply(p, torch.lerp(m, g, 1 - b1).sign_(), lr, wd, ok)
+        m.lerp_(g, gate(ok, 1 - b2, 0.0, m))
 
 
 #: The step function of each elementwise algorithm.

@@ -12,9 +12,14 @@ buffer ``B``, one step of every matrix optimizer in polarlab is
 
 with ``M`` the buffer or its Nesterov look-ahead, ``f`` the optimizer's
 direction map (:class:`polarlab.optim.direction.Direction`), ``s`` the
-``adjust_lr`` multiplier and ``lambda`` the weight decay. :func:`matrix_update`
-is that step; the optimizer classes (:class:`polarlab.optim.PolarOptimizer`)
-and the per-tensor functions (:mod:`polarlab.optim.functional`) both call it.
+``adjust_lr`` multiplier and ``lambda`` the weight decay. The pieces are
+:func:`momentum_buffer`, :func:`lookahead` and :func:`apply_decoupled_update_`
+(in place) / :func:`apply_decoupled_update`. :func:`matrix_update` composes them
+into one step on new tensors, as the per-tensor functions
+(:mod:`polarlab.optim.functional`) use it; the optimizer classes
+(:class:`polarlab.optim.PolarOptimizer`) compose the same pieces in place, a
+bounded batch of matrices at a time, with the same operations in the same
+order, so both give the same bits.
 """
 
 from __future__ import annotations
@@ -30,8 +35,15 @@ __all__ = [
     "ADJUST_LR",
     "MOMENTUM_FORMS",
     "apply_decoupled_update",
+    "apply_decoupled_update_",
+    "finite_",
+    "gate",
+    "is_finite",
+    "lookahead",
     "lr_scale",
     "matrix_update",
+    "momentum_buffer",
+    "momentum_buffer_",
     "momentum_step",
     "state_dtype",
 ]
@@ -62,6 +74,27 @@ def state_dtype(dtype: torch.dtype, device: torch.device | str) -> torch.dtype:
     return compute_dtype(None, device, role="scaling", input_dtype=dtype)
 
 
+def is_finite(X: torch.Tensor, dim: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Whether every entry of ``X`` is finite, over ``dim`` (default: all of ``X``).
+
+    From the maximum and the minimum, which propagate NaN and reach +-Inf: two
+    vectorised reductions, no full-size temporary (``torch.isfinite(X).all()``
+    allocates one flag per entry; a max-abs norm is not vectorised on CPU), and
+    no host synchronisation.
+
+    Examples
+    --------
+    >>> is_finite(torch.tensor([[1.0, float("nan")], [2.0, 3.0]]), dim=(-1,)).tolist()
+    [False, True]
+    """
+    if X.numel() == 0:
+        kept = X.sum(dim=dim) if dim is not None else X.sum()  # the reduced shape
+        return torch.ones_like(kept, dtype=torch.bool)
+    if dim is None:
+        return torch.isfinite(X.amax()) & torch.isfinite(X.amin())
+    return torch.isfinite(X.amax(dim=dim)) & torch.isfinite(X.amin(dim=dim))
+
+
 def lr_scale(adjust_lr: str | None, m: int, n: int) -> float:
     """Learning-rate multiplier for an ``m x n`` = (fan_out, fan_in) matrix.
 
@@ -84,6 +117,42 @@ def lr_scale(adjust_lr: str | None, m: int, n: int) -> float:
     return ADJUST_LR[adjust_lr](m, n)
 
 
+def momentum_buffer(
+    buf: torch.Tensor, G: torch.Tensor, momentum: float, form: str, *, out=None
+) -> torch.Tensor:
+    """The new momentum buffer: ``lerp(B, G, 1 - mu)`` (EMA) or ``mu B + G`` (sum).
+
+    Written into ``out`` when given (which may be ``buf`` itself, for an update
+    in place); otherwise a new tensor. Nothing else is modified.
+
+    Examples
+    --------
+    >>> momentum_buffer(torch.ones(2), torch.zeros(2), 0.9, "sum").tolist()
+    [0.8999999761581421, 0.8999999761581421]
+    """
+    if form == "ema":
+        return torch.lerp(buf, G, 1.0 - momentum, out=out)
+    if form == "sum":
+        return torch.mul(buf, momentum, out=out).add_(G)  # mu B, then + G
+    raise ValueError(f"unknown momentum_form {form!r}; choose one of: {', '.join(MOMENTUM_FORMS)}")
+
+
+def lookahead(
+    new: torch.Tensor, G: torch.Tensor, momentum: float, nesterov: bool, form: str, *, out=None
+) -> torch.Tensor:
+    """The vector the direction map sees: the buffer ``new``, or its Nesterov look-ahead.
+
+    EMA: ``lerp(G, B, mu)`` (KellerJordan/Muon, torch.optim.Muon); sum:
+    ``G + mu B`` (microsoft/dion). Written into ``out`` when given (``out`` may
+    be ``new`` itself); without Nesterov and without ``out``, ``new`` itself.
+    """
+    if not nesterov:
+        return new if out is None or out is new else out.copy_(new)
+    if form == "ema":
+        return torch.lerp(G, new, momentum, out=out)
+    return torch.mul(new, momentum, out=out).add_(G)  # G + mu B (addition commutes exactly)
+
+
 def momentum_step(
     buf: torch.Tensor, G: torch.Tensor, momentum: float, nesterov: bool, form: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,7 +161,7 @@ def momentum_step(
     EMA: ``B <- mu B + (1 - mu) G``, Nesterov ``M = (1 - mu) G + mu B``
     (KellerJordan/Muon, torch.optim.Muon). Sum: ``B <- mu B + G``, Nesterov
     ``M = G + mu B`` (microsoft/dion). The two differ by the factor ``1/(1 - mu)``.
-    Inputs are not modified.
+    Inputs are not modified (:func:`momentum_buffer` and :func:`lookahead`).
 
     Examples
     --------
@@ -100,13 +169,94 @@ def momentum_step(
     >>> B.tolist(), M.tolist()
     ([1.0, 1.0], [1.0, 1.0])
     """
+    new = momentum_buffer(buf, G, momentum, form)
+    return new, lookahead(new, G, momentum, nesterov, form)
+
+
+def gate(ok: torch.Tensor | None, value, other: float, like: torch.Tensor):
+    """``value`` where ``ok``, else ``other``: a scalar factor of an in-place update.
+
+    ``None`` for ``ok`` gives ``value`` itself. Otherwise a tensor of ``ok``'s
+    shape in ``like``'s dtype, so that multiplying by it rounds ``value`` exactly
+    as multiplying by the Python scalar would (the kernels cast a scalar to the
+    tensor's dtype). Used in place of ``torch.where`` on whole matrices, which is
+    several times slower than a multiplication on CPU.
+    """
+    if ok is None:
+        return value
+    return torch.where(ok, torch.as_tensor(value, dtype=like.dtype, device=like.device), other)
+
+
+def finite_(X: torch.Tensor, *, in_place: bool = True) -> torch.Tensor:
+    """``X`` with NaN and +-Inf replaced by 0 (finite entries are kept exactly).
+
+    In place, or in a new tensor with ``in_place=False`` (one pass either way).
+    """
+    fn = torch.nan_to_num_ if in_place else torch.nan_to_num
+    return fn(X, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def momentum_buffer_(
+    buf: torch.Tensor, G: torch.Tensor, momentum: float, form: str, ok: torch.Tensor | None
+) -> torch.Tensor:
+    """In place: ``buf`` becomes :func:`momentum_buffer` where ``ok``; elsewhere it is kept.
+
+    The same operations in the same order as :func:`momentum_buffer` where
+    ``ok`` (a bool tensor broadcastable against ``buf``); elsewhere the factors
+    are 1 and 0, so ``buf`` keeps its value, whatever ``G`` holds there (NaN
+    and Inf included). ``G`` is not modified.
+
+    Examples
+    --------
+    >>> B = torch.ones(2, 2); G = torch.tensor([[1.0, 3.0], [float("nan"), 0.0]])
+    >>> momentum_buffer_(B, G, 0.5, "ema", ok=torch.tensor([[True], [False]])).tolist()
+    [[1.0, 2.0], [1.0, 1.0]]
+    """
+    if ok is not None:
+        G = finite_(G, in_place=False)  # finite, so that a factor 0 gives 0
     if form == "ema":
-        new = torch.lerp(buf, G, 1.0 - momentum)
-        return new, (torch.lerp(G, new, momentum) if nesterov else new)
+        return buf.lerp_(G, gate(ok, 1.0 - momentum, 0.0, buf))
     if form == "sum":
-        new = buf * momentum + G
-        return new, (G + new * momentum if nesterov else new)
+        buf.mul_(gate(ok, momentum, 1.0, buf))  # mu B, then + G
+        return buf.add_(G if ok is None else G.mul_(ok))
     raise ValueError(f"unknown momentum_form {form!r}; choose one of: {', '.join(MOMENTUM_FORMS)}")
+
+
+def apply_decoupled_update_(
+    W: torch.Tensor,
+    U: torch.Tensor,
+    lr: float | torch.Tensor,
+    scale: float,
+    weight_decay: float,
+    cautious: bool = False,
+    ok: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """In place: ``W <- W (1 - lr wd) - lr scale U``; ``U`` is overwritten (scratch).
+
+    The in-place form of :func:`apply_decoupled_update`, with the same
+    operations in the same order (so the same rounding). ``ok`` (a bool tensor
+    broadcastable against ``W``, e.g. 0-d for one matrix) selects the entries
+    that are updated; elsewhere ``W`` keeps its value, whatever ``U`` holds
+    there (NaN and Inf included), without a host synchronisation.
+
+    Examples
+    --------
+    >>> W = torch.tensor([[1.0, -1.0], [2.0, 2.0]])
+    >>> U = torch.tensor([[1.0, 1.0], [float("nan"), 0.0]])
+    >>> _ = apply_decoupled_update_(W, U, 0.5, 1.0, 0.0, ok=torch.tensor([[True], [False]]))
+    >>> W.tolist()
+    [[0.5, -1.5], [2.0, 2.0]]
+    """
+    if ok is not None:
+        finite_(U)  # finite where ok already; elsewhere, so that a factor 0 gives 0
+    if cautious:
+        mask = W * U >= 0  # decay only where the update moves toward zero
+        if ok is not None:
+            mask &= ok
+        W.sub_(W * (lr * weight_decay) * mask)
+    elif weight_decay != 0:
+        W.mul_(gate(ok, 1 - lr * weight_decay, 1.0, W))
+    return W.sub_(U.mul_(gate(ok, lr * scale, 0.0, W)))
 
 
 def apply_decoupled_update(
@@ -121,7 +271,8 @@ def apply_decoupled_update(
 
     Weight decay uses the *unadjusted* lr (torch.optim.Muon, microsoft/dion).
     Cautious decay (arXiv 2510.12402) decays only entries with ``W * U >= 0``,
-    i.e. where the update already moves toward zero.
+    i.e. where the update already moves toward zero. Inputs are not modified
+    (:func:`apply_decoupled_update_` on copies).
 
     Examples
     --------
@@ -129,12 +280,7 @@ def apply_decoupled_update(
     >>> [round(x, 6) for x in apply_decoupled_update(W, U, 0.1, 1.0, 1.0, cautious=True).tolist()]
     [0.8, -1.1]
     """
-    if cautious:
-        decay = W * (lr * weight_decay) * (W * U >= 0)
-        W = W - decay
-    elif weight_decay != 0:
-        W = W * (1 - lr * weight_decay)
-    return W - U * (lr * scale)
+    return apply_decoupled_update_(W.clone(), U.clone(), lr, scale, weight_decay, cautious)
 
 
 def matrix_update(

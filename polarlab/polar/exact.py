@@ -19,7 +19,6 @@ Two methods register here:
 
 from __future__ import annotations
 
-import mpmath
 import torch
 
 from polarlab._arrays import unit_roundoff
@@ -149,6 +148,8 @@ def polar_mpmath(
         )
     if rank_tol is not None and not rank_tol >= 0:
         raise ValueError(f"rank_tol must be >= 0, got {rank_tol!r}")
+    import mpmath  # optional and slow to import (~15-30 ms): only when the oracle runs
+
     slices = X.detach().to(device="cpu", dtype=torch.float64).reshape(-1, m, n)
     factors, ranks = [], []
     with mpmath.workdps(digits):

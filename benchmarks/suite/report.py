@@ -1,0 +1,202 @@
+"""A suite report as Markdown tables and plots (drawn from the recorded numbers only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _x(r) -> str:
+    """A ratio as ``median [q25-q75]``."""
+    if r is None:
+        return "skipped"
+    return f"{r['median']:.2f} [{r['q25']:.2f}, {r['q75']:.2f}]"
+
+
+def _met(entry: dict) -> str:
+    return {True: "yes", False: "**no**", None: "not measured"}[entry["met"]]
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _limit(t: dict) -> str:
+    return f"<= {t['limit']:.2f}x" if t["unit"] == "x" else f"<= {t['limit']:g} {t['unit']}"
+
+
+def targets_table(targets: list[dict]) -> list[str]:
+    rows = []
+    for t in targets:
+        value = "-" if t["measured"] is None else f"{t['measured']:.2f}{t['unit']}"
+        spread = "" if not t["spread"] else f" [{t['spread'][0]:.2f}, {t['spread'][1]:.2f}]"
+        rows.append([t["claim"], t["detail"], _limit(t), value + spread, _met(t)])
+    return _table(["target", "where", "limit", "measured (median [IQR])", "met"], rows)
+
+
+def markdown(report: dict, plots: dict[str, str]) -> str:
+    m = report["machine"]
+    s = report["sections"]
+    lines = [
+        f"# polarlab benchmark suite: {m['device']}, {report['mode']} run",
+        "",
+        f"{m.get('cpu_model') or m['processor']}, {m['cpu_count']} cores, "
+        f"{m['threads']} thread(s); torch {m['torch']}, polarlab {m['polarlab']}, "
+        f"Python {m['python']}; load average {m['load_average']} at start, "
+        f"{m.get('load_average_at_end')} at end; {report['seconds']:.0f} s.",
+        "",
+        "Ratios are medians of per-round ratios over interleaved rounds, with the "
+        "interquartile range in brackets (`[q25, q75]`); read ratios, not absolute times, "
+        "and compare entries of one run only.",
+        "",
+        "## Headline targets",
+        "",
+        *targets_table(report["targets"]),
+    ]
+    if "polar" in s:
+        lines += ["## Polar methods against their matmul floor and torch.linalg.svd", ""]
+        rows = [
+            [r["method"], r["dtype"], r["aspect"], f"{r['m']}x{r['n']}",
+             f"{r['vs_svd']['num_ms']:.1f}", _x(r["vs_floor"]), _x(r["vs_svd"])]
+            for r in s["polar"]["methods"]
+        ]  # fmt: skip
+        lines += _table(
+            ["method", "dtype", "aspect", "shape", "ms", "/ floor", "/ torch.linalg.svd"], rows
+        )
+        if "polar" in plots:
+            lines += [f"![polar methods]({plots['polar']})", ""]
+        g = s["polar"]["gram"]
+        lines += [
+            "### Standard against Gram Newton-Schulz against the gram-newton-schulz package",
+            "",
+            g["note"],
+            "",
+        ]
+        rows = [
+            [r["dtype"], f"{r['m']}x{r['n']}", f"{r['aspect']:.0f}", _x(r["gram_vs_standard"]),
+             f"{r['flop_ratio_gram_vs_standard']:.2f}", _x(r["package_gram_vs_gram"]),
+             _x(r["package_standard_vs_standard"])]
+            for r in g["rows"]
+        ]  # fmt: skip
+        lines += _table(
+            ["dtype", "shape", "aspect", "Gram / standard", "FLOP ratio",
+             "package Gram / Gram", "package standard / standard"],
+            rows,
+        )  # fmt: skip
+    if "aurora" in s:
+        a = s["aurora"]
+        lines += [
+            "## Aurora's direction against one Muon orthogonalization",
+            "",
+            a["note"],
+            "",
+        ]
+        rows = [
+            [r["dtype"], f"{r['m']}x{r['n']}", f"{r['aspect']:.0f}", r["engine"], r["iters"],
+             _x(r["vs_muon"])]
+            for r in a["rows"]
+        ]  # fmt: skip
+        lines += _table(["dtype", "shape", "aspect", "engine", "K", "/ one 5-step PE"], rows)
+    if "optimizers" in s:
+        lines += ["## Optimizer steps", ""]
+        for rec in s["optimizers"]:
+            lines += [
+                f"### {rec['set']} set ({rec['matrices']} matrices, "
+                f"{rec['parameters']:,} parameters), iterations in {rec['dtype']}",
+                "",
+            ]
+            lines += _table(
+                ["ratio", "median [IQR]"], [[k, _x(v)] for k, v in rec["ratios"].items()]
+            )
+            peak = rec.get("peak_step_mib", {})
+            rows = [
+                [k, f"{ms:.1f}", f"{rec['state_bytes_per_param_byte'][k]:.2f}",
+                 f"{peak[k]:.2f}" if k in peak else "-"]
+                for k, ms in rec["step_ms"].items()
+            ]  # fmt: skip
+            lines += _table(
+                ["optimizer", "step ms", "state bytes / param byte", "peak extra MiB"], rows
+            )
+        if "steps" in plots:
+            lines += [f"![optimizer step ratios]({plots['steps']})", ""]
+    if "imports" in s:
+        i = s["imports"]
+        lines += [
+            "## Import time",
+            "",
+            f"`import torch` alone: {i['import_torch_ms']:.0f} ms (median of {i['rounds']}). "
+            "Added on top of it (median of paired rounds [IQR]):",
+            "",
+        ]
+        lines += _table(
+            ["import", "added ms"],
+            [
+                [k, f"{v['median']:.0f} [{v['q25']:.0f}, {v['q75']:.0f}]"]
+                for k, v in i["added_ms"].items()
+            ],
+        )
+        heavy = ", ".join(i["heavy_modules_imported"]) or "none"
+        lines += [f"Heavy optional modules imported by `import polarlab`: {heavy}.", ""]
+    return "\n".join(lines)
+
+
+def plots(report: dict, out: Path, stem: str) -> dict[str, str]:
+    """Draw the plots next to the report; returns ``{name: file name}``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawn = {}
+    s = report["sections"]
+    if "polar" in s:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        rows = s["polar"]["methods"]
+        for method in sorted({r["method"] for r in rows}):
+            for dtype in sorted({r["dtype"] for r in rows if r["method"] == method}):
+                pts = [r for r in rows if r["method"] == method and r["dtype"] == dtype]
+                asp = [r["aspect"] for r in pts]
+                if pts[0]["vs_floor"]:
+                    ax1.plot(asp, [r["vs_floor"]["median"] for r in pts], "o-",
+                             label=f"{method} {dtype}")  # fmt: skip
+                ax2.plot(asp, [r["vs_svd"]["median"] for r in pts], "o-", label=f"{method} {dtype}")
+        ax1.axhline(1.15, color="grey", ls="--", lw=1, label="target 1.15")
+        for ax, title in ((ax1, "time / matmul floor"), (ax2, "time / torch.linalg.svd")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("aspect ratio m/n")
+            ax.set_title(title)
+            ax.legend(fontsize=7)
+        ax2.set_yscale("log")
+        fig.tight_layout()
+        drawn["polar"] = f"{stem}_polar.png"
+        fig.savefig(out / drawn["polar"], dpi=110)
+        plt.close(fig)
+    if s.get("optimizers"):
+        recs = s["optimizers"]
+        keys = sorted({k for r in recs for k in r["ratios"]})
+        fig, ax = plt.subplots(figsize=(10, 4))
+        width = 0.8 / max(1, len(recs))
+        for j, rec in enumerate(recs):
+            xs = [i + j * width for i in range(len(keys))]
+            med = [rec["ratios"][k]["median"] if k in rec["ratios"] else 0 for k in keys]
+            err = [
+                [
+                    m - rec["ratios"][k]["q25"] if k in rec["ratios"] else 0
+                    for k, m in zip(keys, med)
+                ],
+                [
+                    rec["ratios"][k]["q75"] - m if k in rec["ratios"] else 0
+                    for k, m in zip(keys, med)
+                ],
+            ]
+            ax.bar(xs, med, width, yerr=err, label=f"{rec['set']} {rec['dtype']}")
+        ax.axhline(1.0, color="grey", lw=1)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))], keys, fontsize=8)
+        ax.set_ylabel("step time ratio")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        drawn["steps"] = f"{stem}_steps.png"
+        fig.savefig(out / drawn["steps"], dpi=110)
+        plt.close(fig)
+    return drawn
