@@ -17,7 +17,7 @@ everything around it:
   computed in one batched call, a bounded batch at a time: a group entry
   ``batch_bytes`` (a positive int, or ``None``, the default, for the group's
   largest matrix) bounds the stacked momenta and short-side ``k x k`` work of one
-  batch (:func:`_work_bytes`), so the memory a step needs on top of the weights,
+  batch (``_work_bytes``), so the memory a step needs on top of the weights,
   gradients and state scales like that of a loop over single matrices;
 * memory: weights, momentum buffers and direction state are updated in place
   (with the same operations, hence the same bits, as the out-of-place rule),
@@ -121,7 +121,7 @@ class PolarOptimizer(torch.optim.Optimizer):
     Same-shape matrices are stacked in batches of at most ``batch_bytes`` (a
     group entry, not a constructor option: ``Muon([{"params": ps, "batch_bytes":
     2**28}])`` or ``opt.param_groups[0]["batch_bytes"] = 2**28``; ``None``, the
-    default, is the group's largest matrix, see :func:`_work_bytes`). Larger
+    default, is the group's largest matrix, see ``_work_bytes``). Larger
     batches mean fewer, larger kernel calls (useful on GPUs, for many small
     matrices) and more memory; batched products compute each matrix on its own,
     and on CPU every batch size gives the same bits.
