@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from polarlab._arrays import compute_dtype
+from polarlab._arrays import as_work, compute_dtype
 
 
 def row_sq(X: torch.Tensor) -> torch.Tensor:
@@ -51,3 +51,16 @@ def check_same_shape(X: torch.Tensor, V: torch.Tensor, names: str = "X and V") -
         raise ValueError(
             f"{names} must have the same shape; got {tuple(X.shape)} and {tuple(V.shape)}"
         )
+
+
+def tangent_inputs(X, V, names: tuple[str, str] = ("X", "V")):
+    """The point and direction of a tangent map: validated, same shape, one compute dtype.
+
+    Returns ``(Xw, Vw, kind)`` with both work tensors in :func:`scaling_dtype` of the two
+    (mixed dtypes promote) and ``kind`` the caller's form of ``V`` (results come back in it).
+    """
+    Xw, _ = as_work(X, name=names[0])
+    Vw, kind = as_work(V, name=names[1])
+    check_same_shape(Xw, Vw, f"{names[0]} and {names[1]}")
+    dtype = scaling_dtype(Xw, Vw)
+    return Xw.to(dtype), Vw.to(dtype), kind

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from polarlab._arrays import as_work, to_caller, unit_roundoff
-from polarlab.manifolds._common import check_same_shape, row_sq, scaling_dtype
+from polarlab._arrays import to_caller, unit_roundoff
+from polarlab.manifolds._common import row_sq, tangent_inputs
 
 __all__ = ["tangent_balanced_stiefel"]
 
@@ -138,11 +138,8 @@ def tangent_balanced_stiefel(U, V):
     >>> bool(np.allclose(U.T @ Z + Z.T @ U, 0) and np.allclose((Z * U).sum(1), 0))
     True
     """
-    Uw, _ = as_work(U, name="U")
-    Vw, kind = as_work(V, name="V")
-    check_same_shape(Uw, Vw, "U and V")
+    Uw, Vw, kind = tangent_inputs(U, V, ("U", "V"))  # mixed dtypes promote
     if Uw.shape[-2] < Uw.shape[-1]:
         raise ValueError(f"U must be tall or square (m >= n); got shape {tuple(Uw.shape)}")
-    dtype = scaling_dtype(Uw, Vw)
-    Z, _, _ = balanced_tangent(Uw.to(dtype), Vw.to(dtype), cg_steps=None)
+    Z, _, _ = balanced_tangent(Uw, Vw, cg_steps=None)
     return to_caller(Z, kind)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from polarlab._arrays import as_work, to_caller
-from polarlab.manifolds._common import check_positive, check_same_shape, row_sq, scaling_dtype
+from polarlab.manifolds._common import check_positive, row_sq, tangent_inputs
 
 __all__ = ["project_row_oblique", "tangent_row_oblique"]
 
@@ -87,11 +87,7 @@ def tangent_row_oblique(X, V):
     >>> bool(np.allclose((T * X).sum(axis=1), 0.0))
     True
     """
-    Xw, _ = as_work(X, name="X")
-    Vw, kind = as_work(V, name="V")
-    check_same_shape(Xw, Vw)
-    dtype = scaling_dtype(Xw, Vw)  # mixed dtypes promote, as in the other tangents
-    Xw, Vw = Xw.to(dtype), Vw.to(dtype)
+    Xw, Vw, kind = tangent_inputs(X, V)  # mixed dtypes promote
     sq = row_sq(Xw)
     coef = (Vw * Xw).sum(dim=-1, keepdim=True) / torch.where(sq > 0, sq, 1.0)
     return to_caller(Vw - coef * Xw, kind)

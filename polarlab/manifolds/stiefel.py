@@ -8,8 +8,8 @@ tangent projection is that of the embedded metric (Absil, Mahony & Sepulchre,
 
 from __future__ import annotations
 
-from polarlab._arrays import as_work, to_caller
-from polarlab.manifolds._common import check_same_shape, scaling_dtype
+from polarlab._arrays import to_caller
+from polarlab.manifolds._common import tangent_inputs
 from polarlab.polar import PolarSolver, resolve
 
 __all__ = ["project_stiefel", "tangent_stiefel"]
@@ -79,10 +79,6 @@ def tangent_stiefel(X, V):
     >>> bool(np.allclose(X.T @ T + T.T @ X, 0.0))
     True
     """
-    Xw, _ = as_work(X, name="X")
-    Vw, kind = as_work(V, name="V")
-    check_same_shape(Xw, Vw)
-    dtype = scaling_dtype(Xw, Vw)  # mixed dtypes promote, as in the other tangents
-    Xw, Vw = Xw.to(dtype), Vw.to(dtype)
+    Xw, Vw, kind = tangent_inputs(X, V)  # mixed dtypes promote
     XtV = Xw.mT @ Vw
     return to_caller(Vw - Xw @ ((XtV + XtV.mT) / 2), kind)
