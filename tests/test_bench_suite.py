@@ -77,6 +77,16 @@ def test_polar_section(quick):
             _check_ratio(r["package_gram_vs_gram"])
 
 
+def test_torch_ns_section(quick):
+    _, report, _ = quick
+    rows = report["sections"]["torch_ns"]["rows"]
+    assert [(r["m"], r["n"]) for r in rows] == [
+        tuple(s) for s in report["config"]["torch_ns_shapes"]
+    ]
+    for r in rows:
+        _check_ratio(r["polarlab_vs_torch"])
+
+
 def test_aurora_section(quick):
     _, report, _ = quick
     aurora = report["sections"]["aurora"]
@@ -116,8 +126,10 @@ def test_optimizer_section(quick):
 def test_imports_section(quick):
     _, report, _ = quick
     imports = report["sections"]["imports"]
-    assert imports["import_torch_ms"] > 0
-    assert set(imports["added_ms"]) == {"polarlab", "polarlab.optim"}
+    assert imports["import_torch_ms"]["median"] > 0
+    variants = {"polarlab", "polarlab.optim"}
+    assert set(imports["added_ms"]) == set(imports["added_cpu_ms"]) == variants
+    assert imports["in_process_ms"]["median"] > 0 and imports["importtime_ms"]["median"] > 0
     assert imports["heavy_modules_imported"] == []  # mpmath and friends are imported lazily
 
 

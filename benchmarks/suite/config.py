@@ -27,6 +27,8 @@ class Config:
     gram_shapes: tuple[tuple[int, int], ...]
     #: Aurora's direction vs one Muon orthogonalization (aspect 4 and 8)
     aurora_shapes: tuple[tuple[int, int], ...]
+    #: polarlab's engine against torch.optim.Muon's Newton-Schulz (square, tall, wide)
+    torch_ns_shapes: tuple[tuple[int, int], ...] = ((768, 768), (3072, 768), (768, 3072))
     #: optimizer steps: name -> parameter shapes
     sets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     #: compute dtypes of the polar iterations
@@ -62,6 +64,7 @@ QUICK = Config(
     aspects=(1, 4),
     gram_shapes=((128, 32),),
     aurora_shapes=((64, 16), (128, 16)),
+    torch_ns_shapes=((32, 32), (96, 24), (24, 96)),
     sets={"gpt": gpt_shapes(1, 16), "tall": [(96, 24)] * 2},
     float32_sets={"tall": None, "gpt": ("Muon", "Aurora")},
     rounds=2,

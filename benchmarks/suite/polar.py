@@ -159,3 +159,30 @@ def gram_record(cfg: Config, device: torch.device) -> dict:
         ),
         "rows": rows,
     }
+
+
+def torch_ns_record(cfg: Config, device: torch.device) -> dict:
+    """polarlab's engine against ``torch.optim.Muon``'s Newton-Schulz, one matrix per shape.
+
+    Both at torch's settings: Keller Jordan's quintic, 5 steps, bfloat16,
+    ``X / (||X||_F + 1e-7)`` (polarlab's ``"jordan"`` schedule); polarlab through
+    ``PolarSolver.apply`` (a work tensor in, the bfloat16 iterate out, as torch's
+    function returns it), torch through its private ``_zeropower_via_newtonschulz``
+    (skipped if this torch has none).
+    """
+    try:
+        from torch.optim._muon import _zeropower_via_newtonschulz as torch_ns
+    except ImportError:
+        return {"note": "this torch has no torch.optim._muon: skipped", "rows": []}
+    solver = resolve("newton_schulz", schedule="jordan", steps=STEPS, dtype=torch.bfloat16)
+    coefficients = (3.4445, -4.775, 2.0315)
+    rows = []
+    for m, n in cfg.torch_ns_shapes:
+        G = gaussian(m, n, device)
+        fns = {
+            "polarlab": lambda G=G: solver.apply(G),
+            "torch": lambda G=G: torch_ns(G, coefficients, STEPS, 1e-7),
+        }
+        times = interleaved(fns, device, cfg.rounds, budget_s=cfg.budget_s)
+        rows.append({"m": m, "n": n, "polarlab_vs_torch": ratio(times, "polarlab", "torch")})
+    return {"note": "bfloat16, Jordan's quintic, 5 steps, one matrix per call", "rows": rows}

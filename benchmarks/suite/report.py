@@ -16,6 +16,11 @@ def _met(entry: dict) -> str:
     return {True: "yes", False: "**no**", None: "not measured"}[entry["met"]]
 
 
+def _heading(title: str, *paragraphs: str) -> list[str]:
+    """A Markdown heading and paragraphs, each followed by a blank line."""
+    return [line for text in (title, *paragraphs) for line in (text, "")]
+
+
 def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -44,7 +49,14 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
         f"{m.get('cpu_model') or m['processor']}, {m['cpu_count']} cores, "
         f"{m['threads']} thread(s); torch {m['torch']}, polarlab {m['polarlab']}, "
         f"Python {m['python']}; load average {m['load_average']} at start, "
-        f"{m.get('load_average_at_end')} at end; {report['seconds']:.0f} s.",
+        f"{m.get('load_average_at_end')} at end; {report['seconds']:.0f} s, "
+        f"{report.get('when', 'date not recorded')}.",
+        "",
+        *[
+            f"Rerun later ({u['when']}, load average {u['machine']['load_average']}): "
+            f"{', '.join(u['sections'])}."
+            for u in report.get("updates", [])
+        ],
         "",
         "Ratios are medians of per-round ratios over interleaved rounds, with the "
         "interquartile range in brackets (`[q25, q75]`); read ratios, not absolute times, "
@@ -67,12 +79,10 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
         if "polar" in plots:
             lines += [f"![polar methods]({plots['polar']})", ""]
         g = s["polar"]["gram"]
-        lines += [
+        lines += _heading(
             "### Standard against Gram Newton-Schulz against the gram-newton-schulz package",
-            "",
             g["note"],
-            "",
-        ]
+        )
         rows = [
             [r["dtype"], f"{r['m']}x{r['n']}", f"{r['aspect']:.0f}", _x(r["gram_vs_standard"]),
              f"{r['flop_ratio_gram_vs_standard']:.2f}", _x(r["package_gram_vs_gram"]),
@@ -84,14 +94,15 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
              "package Gram / Gram", "package standard / standard"],
             rows,
         )  # fmt: skip
+    if "torch_ns" in s:
+        t = s["torch_ns"]
+        title = "## polarlab's Newton-Schulz engine against torch.optim.Muon's"
+        lines += _heading(title, t["note"])
+        rows = [[f"{r['m']}x{r['n']}", _x(r["polarlab_vs_torch"])] for r in t["rows"]]
+        lines += _table(["shape", "polarlab / torch"], rows)
     if "aurora" in s:
         a = s["aurora"]
-        lines += [
-            "## Aurora's direction against one Muon orthogonalization",
-            "",
-            a["note"],
-            "",
-        ]
+        lines += _heading("## Aurora's direction against one Muon orthogonalization", a["note"])
         rows = [
             [r["dtype"], f"{r['m']}x{r['n']}", f"{r['aspect']:.0f}", r["engine"], r["iters"],
              _x(r["vs_muon"])]
@@ -99,7 +110,17 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
         ]  # fmt: skip
         lines += _table(["dtype", "shape", "aspect", "engine", "K", "/ one 5-step PE"], rows)
     if "optimizers" in s:
-        lines += ["## Optimizer steps", ""]
+        lines += [
+            "## Optimizer steps",
+            "",
+            "Settings: see `benchmarks/suite/optimizers.py`. `torch.optim.Muon` iterates in "
+            "bfloat16 whatever the group's dtype, so in the float32 groups "
+            "`muon_vs_torch_muon` compares polarlab in float32 with torch in bfloat16 (not the "
+            "same settings). Peak extra memory: the most bytes a step allocates above what "
+            "was allocated before it (weights, gradients and state excluded), from the CPU "
+            "allocator's events.",
+            "",
+        ]
         for rec in s["optimizers"]:
             lines += [
                 f"### {rec['set']} set ({rec['matrices']} matrices, "
@@ -122,20 +143,28 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
             lines += [f"![optimizer step ratios]({plots['steps']})", ""]
     if "imports" in s:
         i = s["imports"]
+
+        def ms(v):
+            return f"{v['median']:.0f} [{v['q25']:.0f}, {v['q75']:.0f}]"
+
         lines += [
             "## Import time",
             "",
-            f"`import torch` alone: {i['import_torch_ms']:.0f} ms (median of {i['rounds']}). "
-            "Added on top of it (median of paired rounds [IQR]):",
+            f"`import torch` alone: {ms(i['import_torch_ms'])} ms (wall, {i['rounds']} "
+            "fresh interpreters, warm bytecode cache). What polarlab adds, in ms "
+            "(median [IQR]):",
             "",
         ]
-        lines += _table(
-            ["import", "added ms"],
-            [
-                [k, f"{v['median']:.0f} [{v['q25']:.0f}, {v['q75']:.0f}]"]
-                for k, v in i["added_ms"].items()
-            ],
-        )
+        rows = [
+            [f"`import {k}`, side by side (paired rounds)", ms(i["added_cpu_ms"][k]),
+             ms(i["added_ms"][k])]
+            for k in i["added_ms"]
+        ]  # fmt: skip
+        rows += [
+            ["`import polarlab` after `import torch`, in process", "", ms(i["in_process_ms"])],
+            ["`polarlab`, cumulative in `-X importtime`", "", ms(i["importtime_ms"])],
+        ]
+        lines += _table(["measure", "CPU time", "wall time"], rows)
         heavy = ", ".join(i["heavy_modules_imported"]) or "none"
         lines += [f"Heavy optional modules imported by `import polarlab`: {heavy}.", ""]
     return "\n".join(lines)
