@@ -293,3 +293,14 @@ def test_finite_flags_come_from_reductions_without_a_full_size_temporary(bad):
         assert rule.is_finite(X.mT, dim=(-2, -1)).tolist() == [True, False, True]
         assert not bool(rule.is_finite(X[1].to(torch.bfloat16)))
     assert rule.is_finite(torch.zeros(0, 3)).item()
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "64MiB"])
+def test_batch_bytes_must_be_none_or_a_positive_int(bad):
+    params = _tall_params(1, m=8, n=4)
+    with pytest.raises(ValueError, match="batch_bytes must be None or a positive integer"):
+        Muon([{"params": params, "batch_bytes": bad}], **NS)
+    opt = Muon(params, **NS)
+    opt.param_groups[0]["batch_bytes"] = bad  # changed between steps: checked by the step
+    with pytest.raises(ValueError, match="batch_bytes"):
+        opt.step()

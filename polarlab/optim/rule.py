@@ -184,7 +184,11 @@ def gate(ok: torch.Tensor | None, value, other: float, like: torch.Tensor):
     """
     if ok is None:
         return value
-    return torch.where(ok, torch.as_tensor(value, dtype=like.dtype, device=like.device), other)
+    if isinstance(value, torch.Tensor):  # e.g. a tensor lr: cast on its device
+        value = value.to(device=like.device, dtype=like.dtype)
+    else:  # a fill kernel, not a host-to-device copy
+        value = torch.full((), value, dtype=like.dtype, device=like.device)
+    return torch.where(ok, value, other)
 
 
 def finite_(X: torch.Tensor, *, in_place: bool = True) -> torch.Tensor:
