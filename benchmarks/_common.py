@@ -39,6 +39,17 @@ def _nvidia_smi(field: str) -> str | None:
     return out.strip().splitlines()[0] if out.strip() else None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else the processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def machine_facts(device: torch.device) -> dict:
     """Versions and hardware of this run: torch, CUDA, GPU model and driver, CPU, load.
 
@@ -58,6 +69,7 @@ def machine_facts(device: torch.device) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

@@ -18,8 +18,8 @@ under 30 s on the machine's cores.
 
 Usage::
 
-    flock /tmp/polarlab-bench.lock python benchmarks/bench_exact.py            # about 6 min
-    flock /tmp/polarlab-bench.lock python benchmarks/bench_exact.py --quick    # seconds
+    flock /tmp/polarlab-bench.lock python -m benchmarks.bench_exact            # about 6 min
+    flock /tmp/polarlab-bench.lock python -m benchmarks.bench_exact --quick    # seconds
 
 Writes ``benchmarks/results/bench_exact_cpu[_quick].json`` and ``.md``.
 """
@@ -32,8 +32,9 @@ import os
 from pathlib import Path
 
 import torch
-from bench_polar import machine_info, median_times
 
+from benchmarks._common import machine_facts
+from benchmarks.bench_polar import machine_info, median_times
 from polarlab import matrices
 from polarlab.manifolds import balanced_stiefel_exact, project_balanced_stiefel
 from polarlab.manifolds.exact_newton import balance_rows, riemannian_newton
@@ -54,17 +55,6 @@ FULL_CASES = [
     ("row_lognormal", 300, 60),
 ]
 QUICK_CASES = FULL_CASES[:4]
-
-
-def cpu_model() -> str:
-    """The CPU model name (Linux), else the processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return machine_info(torch.device("cpu"), 1)["processor"]
 
 
 def newton_solve(G: torch.Tensor):
@@ -192,11 +182,7 @@ def main(argv=None) -> dict:
     report = {
         "tolerance": TOL,
         "repeats": args.repeats,
-        "machine": {
-            "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-        },
+        "machine": machine_facts(torch.device("cpu")),
         "note": (
             "Timings on a shared machine are noisy: other processes compete for the same "
             "cores, so compare entries measured in the same run only, and read ratios "

@@ -18,9 +18,9 @@ least the FLOP ratio minus 15% where m / n >= 4.
 
 Usage::
 
-    python benchmarks/bench_polar.py                 # CPU, float32, full shapes
-    python benchmarks/bench_polar.py --quick         # small shapes
-    python benchmarks/bench_polar.py --device cuda --dtype bfloat16
+    python -m benchmarks.bench_polar                 # CPU, float32, full shapes
+    python -m benchmarks.bench_polar --quick         # small shapes
+    python -m benchmarks.bench_polar --device cuda --dtype bfloat16
 
 Writes ``benchmarks/results/bench_polar_<device>[_quick].json`` and ``.md``.
 """
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks._common import machine_facts
 from polarlab._arrays import resolve_dtype
 from polarlab.polar.gram import gram_newton_schulz
 from polarlab.polar.polynomial import newton_schulz
@@ -215,18 +215,9 @@ def bench_shape(shape, dtype, device, repeats: int) -> dict:
 
 
 def machine_info(device: torch.device, threads: int) -> dict:
-    info = {
-        "torch": torch.__version__,
-        "device": str(device),
-        "threads": threads,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = list(os.getloadavg())
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
+    """:func:`benchmarks._common.machine_facts` with the thread count and load of this run."""
+    info = {**machine_facts(device), "threads": threads}
+    info["load_average_at_start"] = info.pop("load_average")
     return info
 
 

@@ -6,7 +6,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -24,23 +23,11 @@ SECTIONS = ("polar", "torch_ns", "aurora", "optimizers", "imports")
 SCHEMA = 1
 
 
-def cpu_model() -> str | None:
-    """The CPU's model name (Linux), e.g. ``AMD EPYC ...``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
 def machine(device: torch.device) -> dict:
     import numpy
 
     return {
         **machine_facts(device),
-        "cpu_model": cpu_model(),
         "polarlab": polarlab.__version__,
         "numpy": numpy.__version__,
         "peers": {"gram-newton-schulz": polar.peer_version()},
