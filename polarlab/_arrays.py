@@ -8,6 +8,15 @@ the caller asks otherwise. Routines call :func:`as_work` on the way in and
 Inputs are never modified: numpy inputs are wrapped without a copy
 (``torch.from_numpy``), so every routine downstream must treat work tensors as
 read-only (no in-place operations on them).
+
+Autograd and meta tensors (``docs/design/autograd.md``): a routine computed with
+torch operations passes ``grad="keep"`` and its result carries the input's graph;
+a routine that cannot be differentiated passes ``grad="refuse"`` and raises on a
+tensor that requires grad (while grad mode is on), naming itself and suggesting
+``.detach()``; measurements that return numbers take the values (``"detach"``,
+as ``Tensor.item()`` does). Meta tensors (shape only) are accepted by routines
+that pass ``allow_meta=True`` (they return an empty meta result of the right
+shape, :func:`meta_result`); every other routine raises a clear ``ValueError``.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ __all__ = [
     "ArrayKind",
     "as_work",
     "compute_dtype",
+    "meta_result",
     "resolve_dtype",
     "to_caller",
     "unit_roundoff",
@@ -172,12 +182,19 @@ class ArrayKind:
     device: torch.device
 
 
+#: What :func:`as_work` does with a tensor that requires grad (see the module docstring).
+GRAD_MODES = ("detach", "keep", "refuse")
+
+
 def as_work(
     A,
     *,
     name: str = "A",
     min_ndim: int = 2,
     check_finite: bool = True,
+    grad: str = "detach",
+    routine: str | None = None,
+    allow_meta: bool = False,
 ) -> tuple[torch.Tensor, ArrayKind]:
     """Validate ``A`` and return ``(tensor, kind)`` without copying or mutating it.
 
@@ -192,7 +209,17 @@ def as_work(
     check_finite : bool
         Raise ``ValueError`` if any entry is NaN or infinite. This reads the data
         (a host synchronisation on CUDA); hot paths such as optimizer steps pass
-        ``False`` and guard finiteness themselves.
+        ``False`` and guard finiteness themselves. Skipped for meta tensors.
+    grad : {"detach", "keep", "refuse"}
+        For a tensor that requires grad while grad mode is on: ``"keep"`` its
+        graph (the routine is differentiable), ``"refuse"`` it with a
+        ``ValueError`` naming ``routine``, or ``"detach"`` (measurements that
+        return numbers; optimizers, which update data in place).
+    routine : str, optional
+        The public routine's name, for error messages.
+    allow_meta : bool
+        Accept a meta tensor (the caller propagates shapes, :func:`meta_result`);
+        otherwise a meta tensor raises ``ValueError``.
 
     Raises
     ------
@@ -200,8 +227,12 @@ def as_work(
         ``A`` is neither a numpy array nor a torch tensor.
     ValueError
         Complex, integer or boolean dtype; fewer than ``min_ndim`` dimensions;
-        non-finite entries (when ``check_finite``).
+        non-finite entries (when ``check_finite``); a tensor that requires grad
+        (``grad="refuse"``); a meta tensor (unless ``allow_meta``).
     """
+    if grad not in GRAD_MODES:
+        raise ValueError(f"unknown grad mode {grad!r}; choose one of: {', '.join(GRAD_MODES)}")
+    who = routine or "this routine"
     if isinstance(A, np.ndarray):
         if A.dtype.kind == "c":
             raise ValueError(f"{name} is complex ({A.dtype}); polarlab handles real matrices only")
@@ -223,7 +254,20 @@ def as_work(
                 f"{name} has dtype {A.dtype}; expected a real floating dtype "
                 f"({', '.join(FLOAT_DTYPES)})"
             )
-        work = A.detach()
+        tracked = A.requires_grad and torch.is_grad_enabled()
+        if tracked and grad == "refuse":
+            raise ValueError(
+                f"{who} does not propagate gradients, but {name} requires grad; pass "
+                f"{name}.detach(), or call it under torch.no_grad(), to use the values "
+                "without a gradient"
+            )
+        if A.is_meta and not allow_meta:
+            raise ValueError(
+                f"{name} is a meta tensor (a shape without values), but {who} reads values; "
+                "pass a tensor on a real device (polar, the projections, the tangent maps "
+                "and the NorMuon normalisations accept meta tensors and propagate shapes)"
+            )
+        work = A if grad == "keep" else A.detach()
         kind = ArrayKind(False, A.dtype, A.device)
     else:
         raise TypeError(f"{name} must be a numpy array or a torch tensor, not {type(A).__name__}")
@@ -232,7 +276,7 @@ def as_work(
             f"{name} must have at least {min_ndim} dimensions (..., m, n); got shape "
             f"{tuple(work.shape)}"
         )
-    if check_finite and work.numel() and not bool(torch.isfinite(work).all()):
+    if check_finite and work.numel() and not work.is_meta and not bool(torch.isfinite(work).all()):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return work, kind
 
@@ -247,3 +291,15 @@ def to_caller(X: torch.Tensor, kind: ArrayKind, dtype=None):
     if kind.is_numpy:
         return X.detach().cpu().numpy()
     return X
+
+
+def meta_result(shape, kind: ArrayKind, dtype=None) -> torch.Tensor:
+    """An empty meta tensor of ``shape`` in the caller's dtype (or ``dtype``).
+
+    What a shape-preserving routine returns for meta input: the result's shape
+    and dtype without computing anything (``torch.device("meta")`` holds no data).
+
+    >>> meta_result((3, 2), ArrayKind(False, torch.float32, torch.device("meta"))).shape
+    torch.Size([3, 2])
+    """
+    return torch.empty(shape, dtype=resolve_dtype(dtype) or kind.dtype, device="meta")

@@ -53,14 +53,26 @@ def check_same_shape(X: torch.Tensor, V: torch.Tensor, names: str = "X and V") -
         )
 
 
-def tangent_inputs(X, V, names: tuple[str, str] = ("X", "V")):
+def projection_input(G, routine: str, *, name: str = "G", check_finite: bool = True):
+    """``as_work`` for a projection: gradients kept (every projection here is a torch
+    expression), meta tensors accepted (the caller returns
+    :func:`polarlab._arrays.meta_result`). Returns ``(work, kind)``."""
+    return as_work(
+        G, name=name, check_finite=check_finite, grad="keep", routine=routine, allow_meta=True
+    )
+
+
+def tangent_inputs(X, V, names: tuple[str, str] = ("X", "V"), routine: str | None = None):
     """The point and direction of a tangent map: validated, same shape, one compute dtype.
 
     Returns ``(Xw, Vw, kind)`` with both work tensors in :func:`scaling_dtype` of the two
     (mixed dtypes promote) and ``kind`` the caller's form of ``V`` (results come back in it).
+    Gradients flow through both (the tangent maps are torch expressions); meta tensors
+    pass (the caller returns :func:`polarlab._arrays.meta_result`).
     """
-    Xw, _ = as_work(X, name=names[0])
-    Vw, kind = as_work(V, name=names[1])
+    opts = dict(grad="keep", routine=routine, allow_meta=True)
+    Xw, _ = as_work(X, name=names[0], **opts)
+    Vw, kind = as_work(V, name=names[1], **opts)
     check_same_shape(Xw, Vw, f"{names[0]} and {names[1]}")
     dtype = scaling_dtype(Xw, Vw)
     return Xw.to(dtype), Vw.to(dtype), kind

@@ -15,14 +15,15 @@ from typing import Literal
 
 import torch
 
-from polarlab._arrays import as_work, to_caller
+from polarlab._arrays import meta_result, to_caller
+from polarlab.linalg import max_abs_scale
 from polarlab.manifolds._common import (
     check_beta,
     check_choice,
     check_positive,
     check_positive_int,
+    projection_input,
     row_sq,
-    scaling_dtype,
 )
 from polarlab.manifolds.balanced_gram import check_engine, choose_engine, polar_map
 from polarlab.polar import PolarSolver, resolve
@@ -197,7 +198,10 @@ def project_balanced_stiefel(
     wide : {"transpose", "polar"}
         Wide-input rule, see above.
     eps : float
-        Row-norm clamp (default 1e-7, as released).
+        Row-norm clamp (default 1e-7, as released), relative to ``max |g_ij|``:
+        ``G`` is first divided by (a power of two near) its largest entry, so the
+        result is the same for ``c G`` at every scale (the released absolute clamp
+        made it depend on the scale of ``G``).
     check_finite : bool
         Raise ``ValueError`` on NaN/inf input (reads the data: a host
         synchronisation on CUDA). Optimizer paths pass False.
@@ -229,12 +233,15 @@ def project_balanced_stiefel(
     check_choice(wide, "wide", WIDE_RULES)
     solver = resolve(method, **polar_options)
     check_engine(engine, form, solver)
-    work, kind = as_work(G, name="G", check_finite=check_finite)
+    work, kind = projection_input(G, "project_balanced_stiefel", check_finite=check_finite)
+    if work.is_meta:
+        return meta_result(work.shape, kind)
     flip = long_axis(work, wide)
     if flip is None:
         return solver(G, check_finite=check_finite)
-    X = work.mT if flip else work
-    X = X.to(scaling_dtype(X))
+    # Divided by max |g_ij| in the scaling dtype (no norm below over- or underflows, and the
+    # eps clamps are relative to the largest entry): the result is invariant under G -> c G.
+    X, _ = max_abs_scale(work.mT if flip else work)
     if form == "preconditioned":
         m, n = X.shape[-2:]
         engine = choose_engine(engine, form, solver, m, n, iters, X.device)
@@ -268,7 +275,8 @@ def muoneq_r(
     method : str or PolarSolver
         Registered polar method (default ``"svd"``) or a resolved solver.
     eps : float
-        Row-norm clamp (default 1e-7, as in aurora-release).
+        Row-norm clamp (default 1e-7, as in aurora-release), relative to
+        ``max |g_ij|`` as for :func:`project_balanced_stiefel`.
     check_finite : bool
     engine : {"auto", "plain", "gram"}
         As for :func:`project_balanced_stiefel`.
@@ -290,8 +298,10 @@ def muoneq_r(
     check_positive(eps, "eps")
     solver = resolve(method, **polar_options)
     check_engine(engine, "preconditioned", solver)
-    work, kind = as_work(G, name="G", check_finite=check_finite)
-    X = work.to(scaling_dtype(work))
+    work, kind = projection_input(G, "muoneq_r", check_finite=check_finite)
+    if work.is_meta:
+        return meta_result(work.shape, kind)
+    X, _ = max_abs_scale(work)  # scale-free: eps is relative to max |g_ij|
     X = X / torch.linalg.vector_norm(X, dim=-1, keepdim=True).clamp(min=eps)
     m, n = X.shape[-2:]
     tall = m > n and X.numel() > 0

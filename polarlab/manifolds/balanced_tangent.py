@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from polarlab._arrays import to_caller, unit_roundoff
+from polarlab._arrays import meta_result, to_caller, unit_roundoff
 from polarlab.manifolds._common import row_sq, tangent_inputs
 
 __all__ = ["tangent_balanced_stiefel"]
@@ -138,7 +138,9 @@ def tangent_balanced_stiefel(U, V):
     >>> bool(np.allclose(U.T @ Z + Z.T @ U, 0) and np.allclose((Z * U).sum(1), 0))
     True
     """
-    Uw, Vw, kind = tangent_inputs(U, V, ("U", "V"))  # mixed dtypes promote
+    Uw, Vw, kind = tangent_inputs(U, V, ("U", "V"), "tangent_balanced_stiefel")  # dtypes promote
+    if Vw.is_meta:
+        return meta_result(Vw.shape, kind)
     if Uw.shape[-2] < Uw.shape[-1]:
         raise ValueError(f"U must be tall or square (m >= n); got shape {tuple(Uw.shape)}")
     Z, _, _ = balanced_tangent(Uw, Vw, cg_steps=None)

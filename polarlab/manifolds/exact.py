@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from polarlab._arrays import as_work, to_caller, unit_roundoff
+from polarlab.linalg import max_abs_scale
 from polarlab.manifolds._common import check_choice, check_positive, check_positive_int, row_sq
 from polarlab.manifolds.balanced import WIDE_RULES, Wide
 from polarlab.manifolds.exact_dual import concavity_margin, minimise_dual
@@ -114,6 +115,11 @@ class BalancedStiefelCertificate:
     dual_S: object = field(default=None, repr=False, compare=False)
     dual_lam: object = field(default=None, repr=False, compare=False)
     start_alignments: object = field(default=None, repr=False, compare=False)
+
+
+# Certificate entries proportional to G (the multipliers of G = U S + diag(lambda) U and
+# the margins built from them); the others are relative (alignments divide by ||G||_*).
+_LINEAR_IN_G = ("margin", "margin_allowance", "S", "lam", "dual_S", "dual_lam")
 
 
 def _check_full_rank(X: torch.Tensor) -> None:
@@ -386,7 +392,7 @@ def balanced_stiefel_exact(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     check_choice(wide, "wide", WIDE_RULES)
     check_choice(multistart, "multistart", MULTISTART)
-    work, kind = as_work(G, name="G")
+    work, kind = as_work(G, name="G", grad="refuse", routine="balanced_stiefel_exact")
     m, n = work.shape[-2:]
     flip = m < n and wide == "transpose"
     X = (work.mT if flip else work).to(torch.float64)
@@ -395,11 +401,15 @@ def balanced_stiefel_exact(
     if X.numel() == 0:
         cert = BalancedStiefelCertificate(0.0, 0.0, 0.0, 1.0, 0, True, float(tol))
         return to_caller(X.clone().mT if flip else X.clone(), kind), cert
-    flat = X.reshape(-1, m, n)
+    # Solved for G / max |g_ij| (no squared row norm under- or overflows at any float64
+    # scale); the values that are linear in G are scaled back below.
+    flat, scale = max_abs_scale(X.reshape(-1, m, n))
     if m <= n:
         U, rec = _solve_polar(flat, starts)
     else:
         U, rec = _solve_tall(flat, tol, max_iter, starts, multistart, seed, dual_tol)
+    for key in _LINEAR_IN_G:
+        rec[key] = rec[key] * scale.reshape(-1, *[1] * (rec[key].ndim - 1))
     U = U.reshape(*batch, m, n)
     cert = _certificate(rec, batch, kind, tol, dual_tol)
     return to_caller(U.mT if flip else U, kind), cert

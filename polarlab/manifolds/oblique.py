@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from polarlab._arrays import as_work, to_caller
-from polarlab.manifolds._common import check_positive, row_sq, tangent_inputs
+from polarlab._arrays import meta_result, to_caller
+from polarlab.linalg import max_abs_scale
+from polarlab.manifolds._common import (
+    check_positive,
+    projection_input,
+    row_sq,
+    tangent_inputs,
+)
 
 __all__ = ["project_row_oblique", "tangent_row_oblique"]
 
@@ -52,12 +58,18 @@ def project_row_oblique(
            [ 0. , -2. ]])
     """
     check_positive(radius, "radius")
-    work, kind = as_work(X, name="X", check_finite=check_finite)
+    work, kind = projection_input(X, "project_row_oblique", name="X", check_finite=check_finite)
+    if work.is_meta:
+        return meta_result(work.shape, kind)
     if eps is None:
         eps = torch.finfo(work.dtype).tiny
     check_positive(eps, "eps")
-    norms = torch.linalg.vector_norm(work, dim=-1, keepdim=True)
-    return to_caller(work * (radius / norms.clamp(min=eps)), kind)
+    # X_i = a_i Y_i exactly, a_i a power of two near max_j |x_ij| (scaling dtype): ||Y_i|| is
+    # in [1, 2 sqrt(n)], so no row norm over- or underflows, and
+    # X_i / max(||X_i||, eps) = Y_i / max(||Y_i||, eps / a_i) (a zero row: eps / 0 = inf).
+    Y, a = max_abs_scale(work, -1)
+    norms = torch.linalg.vector_norm(Y, dim=-1, keepdim=True)
+    return to_caller(Y * (radius / torch.maximum(norms, eps / a)), kind)
 
 
 def tangent_row_oblique(X, V):
@@ -87,7 +99,10 @@ def tangent_row_oblique(X, V):
     >>> bool(np.allclose((T * X).sum(axis=1), 0.0))
     True
     """
-    Xw, Vw, kind = tangent_inputs(X, V)  # mixed dtypes promote
+    Xw, Vw, kind = tangent_inputs(X, V, routine="tangent_row_oblique")  # mixed dtypes promote
+    if Vw.is_meta:
+        return meta_result(Vw.shape, kind)
+    Xw, _ = max_abs_scale(Xw, -1)  # only the rows' directions enter: no overflow in ||X_i||^2
     sq = row_sq(Xw)
     coef = (Vw * Xw).sum(dim=-1, keepdim=True) / torch.where(sq > 0, sq, 1.0)
     return to_caller(Vw - coef * Xw, kind)

@@ -13,12 +13,13 @@ import math
 
 import torch
 
-from polarlab._arrays import as_work, to_caller
+from polarlab._arrays import meta_result, to_caller
+from polarlab.linalg import max_abs_scale
 from polarlab.manifolds._common import (
     check_choice,
     check_positive,
     check_positive_int,
-    scaling_dtype,
+    projection_input,
 )
 from polarlab.manifolds.balanced import WIDE_RULES, Wide, long_axis
 from polarlab.manifolds.balanced_tangent import balanced_tangent
@@ -104,7 +105,9 @@ def riemannian_balanced_stiefel(
     wide : {"transpose", "polar"}
         As for :func:`~polarlab.manifolds.project_balanced_stiefel`.
     eps : float
-        Norm clamps (default 1e-7).
+        Norm clamps (default 1e-7), relative to ``max |g_ij|``: ``G`` is first
+        divided by (a power of two near) its largest entry, so the result is the
+        same for ``c G`` at every scale.
     return_residual : bool
         Also return the largest relative CG residual
         ``||(diag(l) - P o P) lambda - q|| / ||q||`` over the steps (a float).
@@ -136,16 +139,20 @@ def riemannian_balanced_stiefel(
     check_positive(eps, "eps")
     check_choice(wide, "wide", WIDE_RULES)
     solver = resolve(method, **polar_options)
-    work, kind = as_work(G, name="G", check_finite=check_finite)
+    work, kind = projection_input(G, "riemannian_balanced_stiefel", check_finite=check_finite)
+    if work.is_meta:
+        U = meta_result(work.shape, kind)
+        return (U, 0.0) if return_residual else U
     flip = long_axis(work, wide)
     if flip is None:
         U = solver(G, check_finite=check_finite)
         return (U, 0.0) if return_residual else U
-    X = work.mT if flip else work
-    dtype = scaling_dtype(X)
-    m, n = X.shape[-2:]
+    # Divided by max |g_ij| in the scaling dtype: ||G||_F cannot over- or underflow and the
+    # eps clamp is relative to the largest entry, so the result is invariant under G -> c G.
+    G_hat, _ = max_abs_scale(work.mT if flip else work)
+    dtype = G_hat.dtype
+    m, n = G_hat.shape[-2:]
     root_r = math.sqrt(n / m)
-    G_hat = X.to(dtype)
     G_hat = G_hat * (
         math.sqrt(n) / torch.linalg.vector_norm(G_hat, dim=(-2, -1), keepdim=True).clamp(min=eps)
     )

@@ -8,7 +8,7 @@ tangent projection is that of the embedded metric (Absil, Mahony & Sepulchre,
 
 from __future__ import annotations
 
-from polarlab._arrays import to_caller
+from polarlab._arrays import meta_result, to_caller
 from polarlab.manifolds._common import tangent_inputs
 from polarlab.polar import PolarSolver, resolve
 
@@ -79,6 +79,8 @@ def tangent_stiefel(X, V):
     >>> bool(np.allclose(X.T @ T + T.T @ X, 0.0))
     True
     """
-    Xw, Vw, kind = tangent_inputs(X, V)  # mixed dtypes promote
+    Xw, Vw, kind = tangent_inputs(X, V, routine="tangent_stiefel")  # mixed dtypes promote
+    if Vw.is_meta:
+        return meta_result(Vw.shape, kind)
     XtV = Xw.mT @ Vw
     return to_caller(Vw - Xw @ ((XtV + XtV.mT) / 2), kind)

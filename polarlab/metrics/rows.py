@@ -15,6 +15,7 @@ from typing import Literal
 
 import torch
 
+from polarlab.linalg import max_abs_scale, safe_norm
 from polarlab.metrics._common import _reference, _require_positive, _scalar, _vector, _work64
 
 __all__ = ["leverage_scores", "row_norm_cv", "row_norm_deviation", "row_norm_ratio", "row_norms"]
@@ -60,7 +61,8 @@ def row_norms(X, *, axis: Axis = "rows"):
 
 def _row_norm_tensor(X, axis: Axis, *, empty_ok: bool = False) -> torch.Tensor:
     """Float64 norms of the rows (or columns) of ``X``, shape (..., m) (or (..., n))."""
-    return torch.linalg.vector_norm(_vectors(_work64(X, "X", empty_ok=empty_ok), axis), dim=-1)
+    # safe_norm: rows of 1e200 or 1e-200 neither overflow nor underflow when squared
+    return safe_norm(_vectors(_work64(X, "X", empty_ok=empty_ok), axis), -1)
 
 
 def row_norm_ratio(X, *, axis: Axis = "rows"):
@@ -116,6 +118,9 @@ def row_norm_cv(X, *, axis: Axis = "rows"):
     0.5
     """
     norms = _row_norm_tensor(X, axis)
+    # scale-free: divided by a power of two near the largest norm (exact), so the squares in
+    # std cannot over- or underflow at any float64 scale (a zero matrix is refused below)
+    norms = max_abs_scale(norms, -1)[0]
     mean = norms.mean(dim=-1)
     _require_positive(mean, "mean row norm", "row_norm_cv")
     return _scalar(norms.std(dim=-1, correction=0) / mean)

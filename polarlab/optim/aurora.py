@@ -92,7 +92,8 @@ def aurora_direction(
         Wide-matrix rule: balance the columns (aurora-release v1, dion) or plain
         polar (aurora-release v2).
     eps : float
-        Row-norm clamp (default 1e-7, aurora-release).
+        Row-norm clamp (default 1e-7, aurora-release), relative to the largest
+        entry of G.
     method, **polar_opts
         Registered polar method and its options (e.g. a Newton-Schulz
         ``steps``), or a :class:`~polarlab.polar.PolarSolver`; resolved once here.
@@ -175,7 +176,12 @@ class AuroraDirection(PolarDirection):
             position="late",
         ),
         Option(
-            "eps", 1e-7, "float > 0", "Row-norm clamp (aurora-release).", finite_positive, "late"
+            "eps",
+            1e-7,
+            "float > 0",
+            "Row-norm clamp (aurora-release), relative to the largest entry of G.",
+            finite_positive,
+            "late",
         ),
         Option(
             "engine",

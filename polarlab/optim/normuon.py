@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from polarlab._arrays import as_work, compute_dtype, to_caller
+from polarlab._arrays import as_work, compute_dtype, meta_result, to_caller
+from polarlab.linalg import max_abs_scale, safe_norm
 from polarlab.optim.base import PolarOptimizer
 from polarlab.optim.direction import POLAR_OPTIONS, PolarDirection
 from polarlab.optim.muon import polar_direction
@@ -48,33 +49,66 @@ BETA2 = Option(
 # ---------------------------------------------------------------- row normalisations
 
 
-def _second_moment(U: torch.Tensor, v, beta2: float, check_finite: bool) -> torch.Tensor:
-    BETA2.validate(beta2)
-    mean_sq = (U * U).mean(dim=-1)  # one value per row, shape (..., m)
+def _state(v, shape: torch.Size, dtype: torch.dtype, check_finite: bool) -> torch.Tensor | None:
+    """The previous second moment ``v`` as a work tensor, checked (``None`` stays ``None``)."""
     if v is None:
-        return (1.0 - beta2) * mean_sq  # zero initial state (no bias correction)
-    v_work, _ = as_work(v, name="v", min_ndim=1, check_finite=check_finite)
-    if v_work.shape != mean_sq.shape:
+        return None
+    v_work, _ = as_work(v, name="v", min_ndim=1, check_finite=check_finite, grad="keep")
+    if v_work.shape != shape:
+        raise ValueError(f"v must have shape {tuple(shape)} (..., m); got {tuple(v_work.shape)}")
+    # A second moment is a mean of squares: >= 0 (NaN and inf were refused by as_work).
+    if check_finite and bool((v_work < 0).any()):
         raise ValueError(
-            f"v must have shape {tuple(mean_sq.shape)} (..., m); got {tuple(v_work.shape)}"
+            f"v has negative entries (min {float(v_work.min()):.3g}); the second-moment state "
+            "is a mean of squares and must be >= 0 (pass None for the zero initial state)"
         )
-    # v <- beta2 v + (1 - beta2) mean_j U_ij^2 (an EMA, no bias correction)
-    return torch.lerp(v_work.to(mean_sq.dtype), mean_sq, 1.0 - beta2)
+    return v_work.to(dtype)
 
 
 def _row_normalize(U, v, beta2: float, eps: float, check_finite: bool, uniform: bool):
     """``W = U / (sqrt(v_new) + eps)`` grafted to Frobenius norm ``||U||_F`` (NorMuon) or
-    ``sqrt(n)`` (U-NorMuon, ``uniform``); returns ``(W, v_new)`` in the caller's kind."""
+    ``sqrt(n)`` (U-NorMuon, ``uniform``); returns ``(W, v_new)`` in the caller's kind.
+
+    Scale-safe: with ``U = a Y`` (:func:`~polarlab.linalg.max_abs_scale`, ``a`` a power
+    of two), ``sqrt(v_new_i) = hypot(sqrt(beta2 v_i), a sqrt(1 - beta2) rms(Y_i))`` and
+    ``d_i = sqrt(v_new_i) + eps ||U||_F / sqrt(n)``; ``W_i = Y_i / (d_i / max_j d_j)``
+    equals ``U_i / d_i`` up to a common factor, which the Frobenius grafting removes. No
+    square of an entry is formed, so the update is the formula's value over the dtype's
+    whole range (before, a float32 ``U`` at 1e30 gave NaN); only ``v_new`` itself
+    overflows to inf when it exceeds the dtype (float32: ``|u| > 1e19``).
+    """
     finite_positive("eps", eps)
-    work, kind = as_work(U, name="U", check_finite=check_finite)
-    X = work.to(compute_dtype(None, work.device, role="scaling", input_dtype=work.dtype))
-    v_new = _second_moment(X, v, beta2, check_finite)
-    W = X / (v_new.sqrt().unsqueeze(-1) + eps)
+    BETA2.validate(beta2)
+    routine = "u_normuon_normalize" if uniform else "normuon_normalize"
+    work, kind = as_work(
+        U, name="U", check_finite=check_finite, grad="keep", routine=routine, allow_meta=True
+    )
+    if work.is_meta:  # shapes only: U_hat like U, v one value per row in the scaling dtype
+        dtype = compute_dtype(None, "cpu", role="scaling", input_dtype=work.dtype)
+        return meta_result(work.shape, kind), meta_result(work.shape[:-1], kind, dtype)
+    Y, a = max_abs_scale(work)  # scaling dtype; a: (..., 1, 1)
+    v_old = _state(v, work.shape[:-1], Y.dtype, check_finite)
+    if 0 in work.shape[-2:]:  # empty in, empty out; a row without entries adds 0 to v
+        v_new = Y.new_zeros(work.shape[:-1]) if v_old is None else v_old * beta2
+        return to_caller(Y, kind), to_caller(v_new, kind, v_new.dtype)
+    n = work.shape[-1]
+    tiny = torch.finfo(Y.dtype).tiny
+    norm_Y = torch.linalg.vector_norm(Y, dim=(-2, -1), keepdim=True)  # ||U||_F = a ||Y||_F
+    # rms(U_i) = a ||Y_i|| / sqrt(n), each row prescaled too (no underflow of small rows)
+    root_v = safe_norm(Y, -1) * (a[..., 0] * math.sqrt((1.0 - beta2) / n))
+    if v_old is not None:  # v <- beta2 v + (1 - beta2) mean_j U_ij^2 (EMA, no bias correction)
+        root_v = torch.hypot(root_v, v_old.sqrt() * math.sqrt(beta2))
+    # eps in units of ||U||_F / sqrt(n): eps itself for a polar factor (||U||_F = sqrt(n))
+    d = root_v + (a * (norm_Y * (eps / math.sqrt(n))))[..., 0]
+    ratio = (d / d.amax(-1, keepdim=True).clamp_min(tiny)).clamp_min(tiny)  # 0 only if U_i = 0
+    W = Y / ratio.unsqueeze(-1)  # U_i / d_i up to a common factor
+    norm_W = safe_norm(W, keepdim=True)
+    W = W / torch.where(norm_W > 0, norm_W, 1.0)  # unit Frobenius norm (a zero W stays zero)
     if uniform:  # the Frobenius norm of an exact polar factor
-        target = math.sqrt(X.shape[-1])
-    else:
-        target = torch.linalg.vector_norm(X, dim=(-2, -1), keepdim=True)
-    W = W * (target / torch.linalg.vector_norm(W, dim=(-2, -1), keepdim=True).clamp(min=eps))
+        W = W * math.sqrt(n)
+    else:  # ||U||_F = a ||Y||_F, applied in two factors (no overflow before the end)
+        W = W * norm_Y * a
+    v_new = root_v.square()
     return to_caller(W, kind), to_caller(v_new, kind, v_new.dtype)
 
 
@@ -85,8 +119,13 @@ def normuon_normalize(
 
     ``v <- beta2 v + (1 - beta2) mean_j U_ij^2`` (one second moment per row, no
     bias correction); ``U_hat = U / (sqrt(v) + eps)``; then Frobenius grafting
-    ``U_hat <- U_hat ||U||_F / max(||U_hat||_F, eps)`` (Li et al., arXiv
-    2510.05491, in the form of microsoft/dion's NorMuon and the speedrun code).
+    ``U_hat <- U_hat ||U||_F / ||U_hat||_F`` (Li et al., arXiv 2510.05491, in the
+    form of microsoft/dion's NorMuon and the speedrun code, which divide by
+    ``max(||U_hat||_F, eps)``: the two differ only when ``||U||_F < eps^2``; here a
+    zero ``U_hat`` stays zero). Computed without forming squares of entries, so
+    it holds over the whole range of the dtype: ``normuon_normalize(c U, c^2 v,
+    eps=c eps) = c normuon_normalize(U, v, eps)`` (``eps`` itself is absolute, as
+    released).
     Rows become (nearly) equal in norm at the cost of orthogonality: the singular
     values of ``U_hat`` spread, the more the more heterogeneous the rows of ``U``.
 
@@ -95,11 +134,14 @@ def normuon_normalize(
     U : numpy.ndarray or torch.Tensor, shape (..., m, n)
         Typically ``polar(M)`` of the momentum ``M``.
     v : same kind as ``U``, shape (..., m), optional
-        Previous second-moment state; ``None`` means the zero initial state.
+        Previous second-moment state, entries ``>= 0``; ``None`` means the zero
+        initial state. Negative, NaN or infinite entries raise ``ValueError`` when
+        ``check_finite``.
     beta2 : float
         EMA factor in [0, 1) (default 0.95, dion's ``muon_beta2``).
     eps : float
-        Added to ``sqrt(v)`` and clamping ``||U_hat||_F`` (default 1e-8, as released).
+        Added to ``sqrt(v)``, in units of ``||U||_F / sqrt(n)`` (default 1e-8, as
+        released for a polar factor ``U``).
     check_finite : bool
         Validate that ``U`` and ``v`` are finite (reads the data: a host sync on
         CUDA). Optimizer steps pass ``False`` and guard finiteness themselves.
@@ -108,7 +150,9 @@ def normuon_normalize(
     -------
     U_hat : same kind, shape, device and dtype as ``U``
     v : same kind as ``U``, shape (..., m), dtype of ``U`` promoted to float32
-        The new state (a new array; the input state is not modified).
+        The new state (a new array; the input state is not modified). It is
+        ``inf`` where the true second moment exceeds the dtype (float32:
+        ``|u_ij|`` above about 1e19); ``U_hat`` is still correct there.
 
     Examples
     --------

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 import torch
 
 from polarlab._arrays import unit_roundoff
+from polarlab.linalg import max_abs_scale
 from polarlab.polar.registry import register
 
 __all__: list[str] = []  # reached through polarlab.polar(method="qdwh" | "newton")
@@ -131,15 +132,17 @@ def _qdwh_start(
         raise ValueError(
             f"lower must lie in (0, 1] (a lower bound on sigma_min(X0)), got {lower!r}"
         )
-    A = X.to(torch.float64)
+    # Divided by max |a_ij| first (the polar factor does not change): the norms below
+    # then neither overflow nor underflow at any scale float64 holds.
+    A, _ = max_abs_scale(X.to(torch.float64))
     # alpha = sqrt(||A||_1 ||A||_inf) >= ||A||_2, so sigma(X0) lies in [0, 1].
     alpha = torch.sqrt(_norm_1(A) * _norm_inf(A))
     zero = alpha == 0
     X0 = A / torch.where(zero, 1.0, alpha)[..., None, None]
     # Floor at u: below it the weights overflow (l^4 underflows) and nothing is resolved
     # anyway (singular values under u * ||A|| are round-off); NBG's 6-step bound holds.
-    if lower is None:
-        l0 = _qdwh_lower_bound(X0).clamp(min=_U64, max=1.0)
+    if lower is None:  # a choice of weights, not part of the value: no gradient through it
+        l0 = _qdwh_lower_bound(X0.detach()).clamp(min=_U64, max=1.0)
     else:
         lower = max(float(lower), _QDWH_MIN_LOWER)
         l0 = torch.full(alpha.shape, lower, dtype=torch.float64, device=A.device)
@@ -292,7 +295,9 @@ def _newton_start(X: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, t
     by the identity so the iteration is defined, and zeroed at the end.
     Raises ``ValueError`` for numerically singular slices.
     """
-    A = X.to(torch.float64)
+    # Divided by max |a_ij| first (the polar factor does not change): the inverse and the
+    # 1-norms then neither overflow nor underflow at any scale float64 holds.
+    A, _ = max_abs_scale(X.to(torch.float64))
     m, n = A.shape[-2:]
     Q, R = torch.linalg.qr(A) if m > n else (None, A)
     norm_1 = _norm_1(R)

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from polarlab._arrays import DTYPE_ROLES, as_work, compute_dtype, to_caller
+from polarlab._arrays import DTYPE_ROLES, ArrayKind, as_work, compute_dtype, meta_result, to_caller
 from polarlab.polar import registry
 
 __all__ = ["PolarSolver", "resolve"]
@@ -157,9 +157,19 @@ class PolarSolver:
         return (U.mT if wide else U), info
 
     # --- the checked front door -----------------------------------------------------
+    def _work(self, A, check_finite: bool) -> tuple[torch.Tensor, ArrayKind]:
+        """``as_work`` for the front door: gradients kept (every method computed with
+        torch operations is differentiable; one that is not refuses a tensor that
+        requires grad in its own ``solve``), meta tensors accepted."""
+        routine = f"polar(method={self.name!r})"
+        return as_work(A, check_finite=check_finite, grad="keep", routine=routine, allow_meta=True)
+
     def __call__(self, A, *, out_dtype=None, return_info: bool = False, check_finite: bool = True):
         """Polar factor of ``A``; see :func:`polarlab.polar.polar`."""
-        work, kind = as_work(A, check_finite=check_finite)
+        work, kind = self._work(A, check_finite)
+        if work.is_meta:  # shape propagation: the polar factor has A's shape
+            U = meta_result(work.shape, kind, out_dtype)
+            return (U, {}) if return_info else U
         if check_finite:
             _warn_zero(work)
         U, info = self.apply(work)
@@ -176,7 +186,9 @@ class PolarSolver:
                 f"method {self.name!r} is not iterative; methods with iterates: "
                 f"{', '.join(iterative)}"
             )
-        work, kind = as_work(A, check_finite=check_finite)
+        work, kind = self._work(A, check_finite)
+        if work.is_meta:
+            return (meta_result(work.shape, kind, out_dtype) for _ in range(steps))
         if check_finite:
             _warn_zero(work)
         wide = work.shape[-2] < work.shape[-1]

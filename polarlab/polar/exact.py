@@ -148,6 +148,11 @@ def polar_mpmath(
         )
     if rank_tol is not None and not rank_tol >= 0:
         raise ValueError(f"rank_tol must be >= 0, got {rank_tol!r}")
+    if X.requires_grad and torch.is_grad_enabled():  # the front door keeps graphs
+        raise ValueError(
+            "polar(method='mpmath') is not differentiable (its SVD runs in mpmath, outside "
+            "torch's autograd), but A requires grad; pass A.detach(), or use method='svd'"
+        )
     import mpmath  # optional and slow to import (~15-30 ms): only when the oracle runs
 
     slices = X.detach().to(device="cpu", dtype=torch.float64).reshape(-1, m, n)

@@ -18,7 +18,10 @@ arXiv 2505.16932, sec. 2). A quintic step costs 3 matrix products
 Normalisation puts the spectrum inside the schedule's design interval: the
 schedule assumes ``X_0 = G / (c ||G||_F + eps)`` with ``c`` its input factor
 (1.01 in the Polar Express paper's code, 1.02 in modded-nanogpt and
-microsoft/dion, 1.0 in Keller Jordan's Muon).
+microsoft/dion, 1.0 in Keller Jordan's Muon). Here ``eps`` is capped at
+``EPS_CAP`` ``c ||G||_F`` and the norm is taken after an exact power-of-two
+prescaling, so ``X_0`` is the same (to a relative 1e-6) for ``t G`` at every
+scale ``t`` the input dtype holds.
 
 The iteration has no host synchronisation and no data-dependent Python
 branching (the rows and the restart set are Python data), so it can run inside a
@@ -36,15 +39,37 @@ import torch
 
 from polarlab import schedules
 from polarlab._arrays import compute_dtype, resolve_dtype
+from polarlab.linalg import max_abs_scale
 from polarlab.polar.registry import register
 
-__all__ = ["NORMALIZATIONS", "newton_schulz"]
+__all__ = ["ARRANGEMENTS", "NORMALIZATIONS", "newton_schulz"]
 
 #: Spectral-norm estimates ``s >= ||G||_2`` the input may be divided by.
 #: ``"frobenius"``: ``s = ||G||_F`` (the schedules' own convention);
 #: ``"schatten8"``: ``s = ||(G^T G)^2||_F^{1/4}`` (reuses ``A^2`` of step 1);
 #: ``"one_inf"``: ``s = sqrt(||G||_1 ||G||_inf)``.
 NORMALIZATIONS = ("frobenius", "schatten8", "one_inf")
+
+#: How one step's products are arranged (the same polynomial in exact arithmetic).
+#: ``"fused"``: ``X (a I + b A + c A^2)``, polarlab's default; ``"published"``:
+#: ``a X + X (b A + c A^2)``, the arrangement of the Polar Express paper's listing
+#: (Amsel, Persson, Musco, Gower, arXiv 2505.16932, Algorithm 1: ``A = X X^T``,
+#: ``B = b A + c A^2``, ``X <- a X + B X`` on the wide side; here its transpose on the
+#: tall side). They differ in rounding only: in bfloat16 the published form rounds
+#: ``a X`` and ``X B`` (entries of size ``a``, about 8 in the first steps) before they
+#: cancel to ``O(1)``, the fused form rounds the cancelling sum ``a + b A + c A^2`` on
+#: the small ``n x n`` side and the rectangular result once.
+ARRANGEMENTS = ("fused", "published")
+
+
+#: Largest share of ``c s`` the schedule's ``eps`` may add: ``X_0 = X / (c s + eps')`` with
+#: ``eps' = min(eps, EPS_CAP c s)``. The published ``eps`` (1e-7 in most codes) only guards
+#: a zero input; for ``||X|| >= eps / EPS_CAP`` (0.1 for 1e-7) it is used as published, but
+#: on a small matrix it would shrink ``X_0`` out of the design interval (``X * 1e-10`` came
+#: out far outside the schedule's error bound). Capped, ``X_0`` moves by at most 1e-6
+#: relative between any two scales of one matrix, far inside the interval's margins
+#: (lower end ``l = 1e-3`` for Polar Express), so ``polar(c X) = polar(X)`` to rounding.
+EPS_CAP = 1e-6
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -78,11 +103,15 @@ def normalize(
 ) -> Normalized:
     r"""Scale a batch of tall matrices into the schedule's design interval.
 
-    ``X_0 = X / (c\,s + \epsilon)`` per slice, with ``c`` and ``\epsilon`` the
-    schedule's input factor and epsilon and ``s >= ||X||_2`` the chosen bound
-    (see :data:`NORMALIZATIONS`). The scalars are computed in float32 (float64
-    when computing in float64) and ``X_0`` is then cast to ``dtype``, so half
-    precision never sees an unnormalised matrix.
+    ``X_0 = X / (c\,s + \epsilon')`` per slice, with ``c`` the schedule's input
+    factor, ``\epsilon' = min(\epsilon, 10^{-6} c s)`` its epsilon capped
+    (``EPS_CAP``) and ``s >= ||X||_2`` the chosen bound (see
+    :data:`NORMALIZATIONS`). ``X`` is first divided by the power of two nearest
+    below ``max |x_ij|`` (:func:`polarlab.linalg.max_abs_scale`; exact), so ``s``
+    neither overflows nor underflows at any scale of the input dtype. The
+    scalars are computed in float32 (float64 when computing in float64) and
+    ``X_0`` is then cast to ``dtype``, so half precision never sees an
+    unnormalised matrix.
 
     What each bound does to the schedule's design: the schedules are designed
     for ``x = sigma / ||G||_F`` in ``[l, 1]`` (``l = 1e-3`` for Polar Express).
@@ -118,29 +147,43 @@ def normalize(
         raise ValueError(
             f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
         )
+    # X = a G exactly, a a power of two near max |x| (taken in the input's own range, at
+    # least float32): every norm of G lies in [1, 2 sqrt(mn)], so nothing over- or
+    # underflows at any scale the input dtype holds (before, ||1e20 X|| overflowed float32
+    # and the result was 0), and at ordinary scales the scalars below are those of the
+    # unscaled matrix, bit for bit. They are computed in float32 (float64 when computing
+    # in float64). In units of a the schedule's eps is eps / a, capped at EPS_CAP c s (see
+    # the constant); a zero slice stays zero.
     scalar = torch.float64 if dtype == torch.float64 else torch.float32
-    G = X.to(scalar)
+    G, a = max_abs_scale(X)
+    G, a = G.to(scalar), a.to(scalar)
     c, eps = schedule.input_factor, schedule.eps
-    if normalization == "frobenius":
-        s = torch.linalg.matrix_norm(G, "fro", keepdim=True)
-        return Normalized((G / (c * s + eps)).to(dtype), None, None)
-    if normalization == "one_inf":
-        # ||G||_2 <= sqrt(||G||_1 ||G||_inf) (Higham, Functions of Matrices, 2008, eq. 8.37)
-        s = torch.sqrt(
-            torch.linalg.matrix_norm(G, 1, keepdim=True)
-            * torch.linalg.matrix_norm(G, math.inf, keepdim=True)
-        )
-        return Normalized((G / (c * s + eps)).to(dtype), None, None)
+    if normalization in ("frobenius", "one_inf"):
+        if normalization == "frobenius":
+            s = torch.linalg.vector_norm(G, dim=(-2, -1), keepdim=True)
+        else:  # ||G||_2 <= sqrt(||G||_1 ||G||_inf) (Higham, Functions of Matrices, eq. 8.37)
+            s = torch.sqrt(
+                torch.linalg.matrix_norm(G, 1, keepdim=True)
+                * torch.linalg.matrix_norm(G, math.inf, keepdim=True)
+            )
+        cs = s * c
+        # (c ||X|| + eps) / a with eps capped; d = 0 only for a zero slice, which stays zero
+        d = torch.minimum(eps / a, cs * EPS_CAP).add_(cs).clamp_min_(torch.finfo(scalar).tiny)
+        # G is a fresh tensor (X / a): divided in place the step holds one copy, as it did
+        # before the scaling; not under autograd, which saved G for the norm's gradient
+        X0 = G / d if G.requires_grad else G.div_(d)
+        return Normalized(X0.to(dtype), None, None)
     # schatten8: first scale by ||G||_F so A and A^2 cannot overflow in half precision.
-    f = torch.linalg.matrix_norm(G, "fro", keepdim=True)
-    f = f.clamp_min(torch.finfo(scalar).tiny)  # a zero slice stays zero, without 0/0
+    f = torch.linalg.vector_norm(G, dim=(-2, -1), keepdim=True)
+    f = torch.where(f > 0, f, 1.0)  # a zero slice stays zero, without 0/0
     Y = G / f
     Yc = Y.to(dtype)
     A = Yc.mT @ Yc
     A2 = A @ A
     # ||A^2||_F^{1/4} = (sum sigma_i^8)^{1/8} / ||G||_F >= ||G||_2 / ||G||_F
     t = torch.linalg.matrix_norm(A2.to(scalar), "fro", keepdim=True) ** 0.25
-    d = c * t + eps / f  # (c s + eps) / ||G||_F
+    d = c * t + torch.minimum(eps / (a * f), EPS_CAP * c * t)  # (c s + eps) / ||X||_F, capped
+    d = torch.where(d > 0, d, 1.0)  # a zero slice
     return Normalized(
         (Y / d).to(dtype), (A.to(scalar) / d**2).to(dtype), (A2.to(scalar) / d**4).to(dtype)
     )
@@ -151,15 +194,19 @@ def polynomial_step(
     row: tuple[float, float, float],
     gram: torch.Tensor | None = None,
     gram_sq: torch.Tensor | None = None,
+    arrangement: str = "fused",
 ) -> torch.Tensor:
     """One odd-polynomial step ``X <- a X + X (b A + c A^2)`` on a batch ``(B, m, n)``.
 
     ``gram``/``gram_sq`` are ``A = X^T X`` and ``A^2`` when already known (the
     Schatten-8 normalisation forms them); otherwise they are computed here.
-    The step is written ``X (a I + b A + c A^2)``: the coefficient ``a`` goes on the
-    diagonal of the small ``n x n`` factor, so the rectangular update is one plain
-    product with no extra pass over the ``m x n`` iterate (a fused ``a X + X B``
-    epilogue copies ``X`` first; profiled at about 8% of the step on CPU).
+    ``arrangement`` (:data:`ARRANGEMENTS`) orders the products. ``"fused"`` writes
+    the step ``X (a I + b A + c A^2)``: the coefficient ``a`` goes on the diagonal
+    of the small ``n x n`` factor, so the rectangular update is one plain product
+    with no extra pass over the ``m x n`` iterate (a fused ``a X + X B`` epilogue
+    copies ``X`` first; profiled at about 8% of the step on CPU). ``"published"``
+    is ``a X + X B`` with ``B = b A + c A^2`` (Amsel et al., arXiv 2505.16932,
+    Algorithm 1, transposed to the tall side): the same polynomial, other rounding.
     """
     a, b, c = row
     A = torch.bmm(X.mT, X) if gram is None else gram
@@ -169,6 +216,8 @@ def polynomial_step(
         P = torch.baddbmm(A, A, A, beta=b, alpha=c)  # b A + c A^2
     else:
         P = torch.add(gram_sq * c, A, alpha=b)
+    if arrangement == "published":
+        return a * X + torch.bmm(X, P)  # as the listing: a X and X B rounded, then added
     P.diagonal(dim1=-2, dim2=-1).add_(a)  # P is a fresh n x n tensor: + a I
     return torch.bmm(X, P)
 
@@ -184,6 +233,7 @@ def tall_run(
     steps: int | None,
     dtype: torch.dtype | str | None,
     normalization: str,
+    arrangement: str = "fused",
 ) -> Iterator[torch.Tensor]:
     """Yield ``X_0, X_1, ..., X_k`` of one run on tall ``X`` (..., m, n), m >= n.
 
@@ -195,7 +245,7 @@ def tall_run(
     Xk, A, A2 = normalize(batch_view(X), sched, normalization, compute_dtype(dtype, X.device))
     yield Xk.reshape(X.shape)
     for row in rows:
-        Xk = polynomial_step(Xk, row, A, A2)
+        Xk = polynomial_step(Xk, row, A, A2, arrangement)
         A = A2 = None  # only the first step can reuse the normalisation's products
         yield Xk.reshape(X.shape)
 
@@ -206,12 +256,14 @@ def tall_solve(
     steps: int | None,
     dtype: torch.dtype | str | None,
     normalization: str,
+    arrangement: str = "fused",
 ) -> tuple[torch.Tensor, dict]:
     """Run the whole schedule on tall ``X``; returns ``(X_k, info)``."""
     sched = schedules.get(schedule)
     k = len(sched.rows(steps))
     cd = compute_dtype(dtype, X.device)
-    Xk = deque(tall_run(X, sched, steps, cd, normalization), maxlen=1)[0]  # the last iterate
+    run = tall_run(X, sched, steps, cd, normalization, arrangement)
+    Xk = deque(run, maxlen=1)[0]  # the last iterate
     return Xk, {"schedule": sched.name, "steps": k, "dtype": dtype_name(cd)}
 
 
@@ -223,6 +275,7 @@ def newton_schulz(
     dtype: torch.dtype | str | None = None,
     normalization: str = "frobenius",
     out_dtype: torch.dtype | str | None = None,
+    arrangement: str = "fused",
 ):
     r"""Approximate polar factor of ``G`` by ``k`` Newton-Schulz steps of a schedule.
 
@@ -238,7 +291,9 @@ def newton_schulz(
     composition, ``p_t(x) = a_t x + b_t x^3 + c_t x^5`` (Amsel et al., "The Polar
     Express", arXiv 2505.16932, sec. 2), so
     ``schedule.apply_scalar(schedule.normalize_scalar(sigma, ||G||_F), k)``
-    predicts the singular values exactly (``normalization="frobenius"``).
+    predicts the singular values exactly (``normalization="frobenius"``) for
+    ``||G||_F >= eps / (10^{-6} c)``; below that the schedule's ``eps`` is capped
+    (``EPS_CAP``), so the result does not depend on the scale of ``G``.
 
     This is the tensor-level entry point for optimizers: no host
     synchronisation, no data-dependent branching, no finiteness check, usable
@@ -266,6 +321,11 @@ def newton_schulz(
         schedule's design interval. Default the schedules' own ``"frobenius"``.
     out_dtype : str or torch.dtype, optional
         Dtype of the result; default ``G``'s.
+    arrangement : {"fused", "published"}
+        Order of one step's products (:data:`ARRANGEMENTS`): polarlab's
+        ``X (a I + b A + c A^2)`` or the Polar Express paper's ``a X + X (b A + c A^2)``
+        (arXiv 2505.16932, Algorithm 1). Equal in exact arithmetic; they differ in
+        half precision.
 
     Returns
     -------
@@ -274,7 +334,7 @@ def newton_schulz(
     Raises
     ------
     ValueError
-        Unknown schedule or normalisation, steps beyond a fixed-length table,
+        Unknown schedule, normalisation or arrangement, steps beyond a fixed-length table,
         unsupported dtype on the device.
 
     Notes
@@ -308,7 +368,12 @@ def newton_schulz(
     from polarlab.polar.dispatch import resolve
 
     solver = resolve(
-        "newton_schulz", schedule=schedule, steps=steps, dtype=dtype, normalization=normalization
+        "newton_schulz",
+        schedule=schedule,
+        steps=steps,
+        dtype=dtype,
+        normalization=normalization,
+        arrangement=arrangement,
     )
     return solver(G, out_dtype=out_dtype, check_finite=False)
 
@@ -323,13 +388,14 @@ def solve_newton_schulz(
     steps: int | None = None,
     dtype: torch.dtype | str | None = None,
     normalization: str = "frobenius",
+    arrangement: str = "fused",
 ) -> tuple[torch.Tensor, dict]:
     """Registry ``solve`` for ``"newton_schulz"``: :func:`newton_schulz` on tall ``X``.
 
     Returns the iterate in the compute dtype and
     ``info = {"schedule": name, "steps": k, "dtype": name}``.
     """
-    return tall_solve(X, schedule, steps, dtype, normalization)
+    return tall_solve(X, schedule, steps, dtype, normalization, arrangement)
 
 
 def iterates_newton_schulz(
@@ -339,6 +405,7 @@ def iterates_newton_schulz(
     schedule: str | schedules.Schedule = "polar_express",
     dtype: torch.dtype | str | None = None,
     normalization: str = "frobenius",
+    arrangement: str = "fused",
 ) -> Iterator[torch.Tensor]:
     """Registry ``iterates``: ``X_1, ..., X_steps`` of one run (one step of work each).
 
@@ -346,7 +413,7 @@ def iterates_newton_schulz(
     schedule's first ``k`` rows do not depend on the total (true for every
     repeat rule).
     """
-    run = tall_run(X, schedule, steps, dtype, normalization)
+    run = tall_run(X, schedule, steps, dtype, normalization, arrangement)
     next(run)  # X_0 is not an iterate; the arguments were validated by resolve()
     return run
 
@@ -372,12 +439,25 @@ def check_options(options: dict) -> dict:
     return {**options, "schedule": sched, "dtype": resolve_dtype(options["dtype"])}
 
 
+def check_arrangement(name: str, value) -> None:
+    """The declared check of the ``arrangement`` option (:data:`ARRANGEMENTS`).
+
+    >>> check_arrangement("arrangement", "paper")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown arrangement 'paper'; choose one of: fused, published
+    """
+    if value not in ARRANGEMENTS:
+        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(ARRANGEMENTS)}")
+
+
 register(
     "newton_schulz",
     solve_newton_schulz,
     "odd-polynomial Newton-Schulz iteration driven by any coefficient schedule",
     iterates=iterates_newton_schulz,
     check=check_options,
+    option_checks={"arrangement": check_arrangement},
 )
 # The same engine with its default schedule declared on the method (any schedule may be given).
 register(
@@ -387,4 +467,5 @@ register(
     iterates=iterates_newton_schulz,
     defaults={"schedule": "polar_express"},
     check=check_options,
+    option_checks={"arrangement": check_arrangement},
 )
