@@ -64,14 +64,21 @@ _LIKES = ("torch", "numpy")
 # --------------------------------------------------------------------------- output plumbing
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 def _check_shape(batch, *dims: tuple[str, int]) -> tuple[int, ...]:
+    """The batch shape as a tuple of ints; ``ValueError`` naming ``m``/``n``/``batch``."""
     for name, value in dims:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not _is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    batch = (batch,) if isinstance(batch, int) else tuple(batch)
-    if any(isinstance(b, bool) or not isinstance(b, int) or b < 0 for b in batch):
-        raise ValueError(f"batch must be a tuple of non-negative integers, got {batch!r}")
-    return batch
+    entries = (batch,) if _is_int(batch) else batch
+    if not isinstance(entries, tuple | list) or not all(_is_int(b) and b >= 0 for b in entries):
+        raise ValueError(
+            f"batch must be a tuple of non-negative integers (or one such integer), got {batch!r}"
+        )
+    return tuple(int(b) for b in entries)
 
 
 def _rng(seed) -> np.random.Generator:

@@ -42,7 +42,7 @@ def test_resolve_knows_schedule_exactness_and_defaults():
     assert resolve("gram_newton_schulz").options["restarts"] == (2,)
     assert resolve("svd").iterative is False and resolve("qdwh").iterative is True
     opts = resolve("newton_schulz").options
-    assert set(opts) == {"schedule", "steps", "dtype", "normalization"}
+    assert set(opts) == {"schedule", "steps", "dtype", "normalization", "arrangement"}
     with pytest.raises(TypeError):
         opts["steps"] = 3  # read only
 

@@ -46,15 +46,18 @@ from typing import Any, ClassVar
 import torch
 
 from polarlab._deprecation import moved_names
-from polarlab.optim import elementwise, rule
+from polarlab.optim import distributed, elementwise, rule
 from polarlab.optim.direction import Direction
 from polarlab.optim.options import (
     COMMON_HEAD,
+    COMMON_KEYWORD,
     COMMON_OPTIONS,
     COMMON_TAIL,
     NONFINITE_POLICIES,
     Option,
+    group_key,
     make_signature,
+    naming,
     parameters_section,
     with_defaults,
     with_section,
@@ -77,11 +80,12 @@ def constructor_options(direction_type: type[Direction]) -> tuple[list[Option], 
 
     Order: the common head (lr ... adjust_lr), the direction's ``"early"``
     options, the common tail (flatten, nonfinite, row_telemetry), its ``"late"``
-    options; then its ``"keyword"`` options, keyword-only. Common defaults are
+    options; then its ``"keyword"`` options and the common keyword options
+    (``distributed``), keyword-only. Common defaults are
     the direction's :attr:`~polarlab.optim.direction.Direction.common_defaults`.
     """
     own = {p: [o for o in direction_type.options if o.position == p] for p in ("early", "late")}
-    keyword = [o for o in direction_type.options if o.position == "keyword"]
+    keyword = [o for o in direction_type.options if o.position == "keyword"] + [*COMMON_KEYWORD]
     head, tail = (
         with_defaults(c, direction_type.common_defaults) for c in (COMMON_HEAD, COMMON_TAIL)
     )
@@ -176,6 +180,7 @@ class PolarOptimizer(torch.optim.Optimizer):
         defaults = {**values, **direction.group_values()}
         self._directions: dict[int, tuple[tuple, Direction]] = {}
         self._default_direction = (cls.direction_type.key(defaults), direction)
+        self._checked: dict[int, tuple] = {}  # group index -> group_key of checked settings
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -190,13 +195,21 @@ class PolarOptimizer(torch.optim.Optimizer):
             param_group.setdefault(key, value)
         param_group.setdefault("algorithm", algorithm)
         super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        self._check_group(group)
-        if algorithm == self.algorithm:  # build (validate) its direction; store plain data
-            index = len(self.param_groups) - 1
-            direction = self.group_direction(index)
+        index = len(self.param_groups) - 1
+        group = self.param_groups[index]
+        try:
+            with naming(f"param_groups[{index}]"):
+                self._check_group(group)
+                if algorithm == self.algorithm:  # build (validate) its direction
+                    direction = self.group_direction(index)
+        except ValueError:
+            del self.param_groups[index]  # a refused group is not kept
+            self._directions.pop(index, None)
+            raise
+        if algorithm == self.algorithm:  # store plain data
             group.update(direction.group_values())
             self._directions[index] = (self.direction_type.key(group), direction)
+        self.__dict__.setdefault("_checked", {})[index] = group_key(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         algorithm = group["algorithm"]
@@ -205,9 +218,19 @@ class PolarOptimizer(torch.optim.Optimizer):
             raise ValueError(
                 f"unknown algorithm {algorithm!r}; choose one of: {', '.join(allowed)}"
             )
+        for i, p in enumerate(group["params"]):
+            if not p.dtype.is_floating_point:  # complex, integer: never made real silently
+                raise ValueError(
+                    f"parameter {i} of shape {tuple(p.shape)} has dtype {p.dtype}; polarlab "
+                    "optimizers take real floating-point parameters (a complex parameter "
+                    "can be optimized as its real view, torch.view_as_real)"
+                )
         if algorithm in elementwise.STEPS:
             elementwise.check_group(group)
             return
+        missing = [o.name for o in COMMON_OPTIONS if o.name not in group]
+        if missing:
+            raise ValueError(f"the group has no {', '.join(map(repr, missing))}")
         for option in COMMON_OPTIONS:
             option.validate(group[option.name])
         for p in group["params"]:
@@ -230,11 +253,81 @@ class PolarOptimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """As :meth:`torch.optim.Optimizer.load_state_dict`, keeping saved state dtypes.
 
+        The state is checked before anything is modified; ``ValueError`` names
+        what does not fit: a group saved by another optimizer (another
+        ``algorithm``, e.g. NorMuon's state in Muon, or none: ``torch.optim.Muon``
+        and ``AdamW`` save none) or lacking a setting, a setting outside its
+        allowed values, and per parameter (its index, group and shape) a missing,
+        unknown or non-tensor state entry or one of another shape (a broadcastable
+        shape is not enough).
+
         torch casts floating state to the parameter's dtype; the float32
         momentum of a bfloat16 parameter would be rounded, so the saved tensors
         are restored as they were (moved to the parameter's device).
         """
+        if not (isinstance(state_dict, dict) and {"state", "param_groups"} <= set(state_dict)):
+            raise ValueError("not an optimizer state: expected a dict with state and param_groups")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"the state has {len(saved_groups)} parameter group(s), this optimizer "
+                f"{len(self.param_groups)}"
+            )
+        index = 0  # parameters are numbered across groups, as in state_dict()["state"]
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            where = f"param_groups[{g}] of the state"
+            if saved.get("algorithm") != group["algorithm"]:
+                raise ValueError(
+                    f"{where} has algorithm {saved.get('algorithm')!r}, this optimizer's "
+                    f"group {group['algorithm']!r}: the state of another optimizer "
+                    "(torch.optim optimizers save no algorithm) cannot be loaded"
+                )
+            if len(saved.get("params", ())) != len(group["params"]):
+                raise ValueError(
+                    f"{where} has {len(saved.get('params', ()))} parameter(s), this "
+                    f"optimizer's group {len(group['params'])}"
+                )
+            missing = [k for k in group if k not in saved]
+            if missing:
+                raise ValueError(f"{where} has no {', '.join(map(repr, missing))}")
+            merged = {**saved, "params": group["params"]}
+            with naming(where):
+                self._check_group(merged)
+                matrix = group["algorithm"] == self.algorithm
+                direction = self.direction_type.from_group(merged) if matrix else None
+            for pid, p in zip(saved["params"], group["params"]):
+                what = f"state of parameter {index} (group {g}, shape {tuple(p.shape)})"
+                index += 1
+                entries = saved_state.get(pid, {})
+                if not entries:  # never stepped: a fresh state at its first step
+                    continue
+                if matrix:  # the entries a step keeps, with their shapes
+                    m, n = _matrix_shape(p.shape, merged["flatten"])
+                    fresh = direction.init_state(m, n, torch.device("meta"), torch.float32)
+                    need = {"momentum_buffer": (m, n), "nonfinite_skips": ()}
+                    need.update({k: tuple(v.shape) for k, v in fresh.items()})
+                    optional = {"row_update_norm": (m,)}
+                else:
+                    need = {"exp_avg": tuple(p.shape)}
+                    if group["algorithm"] == "adamw":
+                        need.update(exp_avg_sq=tuple(p.shape), step=())
+                    optional = {"nonfinite_skips": ()}  # not kept by older polarlab
+                lacking = [k for k in need if k not in entries]
+                if lacking:
+                    raise ValueError(f"{what} lacks {', '.join(map(repr, lacking))}")
+                unknown = [k for k in entries if k not in need and k not in optional]
+                if unknown:
+                    raise ValueError(f"{what} has unknown {', '.join(map(repr, unknown))}")
+                for k, value in entries.items():
+                    shape = {**optional, **need}[k]
+                    if not isinstance(value, torch.Tensor) or value.is_complex():
+                        raise ValueError(f"{what}: {k!r} must be a real tensor, got {value!r}")
+                    if tuple(value.shape) != shape:  # no broadcasting
+                        raise ValueError(
+                            f"{what}: {k!r} has shape {tuple(value.shape)}, expected {shape}"
+                        )
         super().load_state_dict(state_dict)
+        self.__dict__["_checked"] = {}  # the groups are new: checked again at the next step
         saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
         for pid, p in zip(saved_ids, params):
@@ -245,26 +338,49 @@ class PolarOptimizer(torch.optim.Optimizer):
     # --- the step ---------------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter with a gradient; returns ``closure()`` if given."""
+        """One update of every parameter with a gradient; returns ``closure()`` if given.
+
+        Settings changed in ``param_groups`` since the last step are checked
+        first, every group before any is updated: a bad value raises
+        ``ValueError`` naming the group and the key, and nothing moves. An
+        unchanged group costs one comparison of its settings with the checked
+        ones (no host synchronisation; a device tensor lr is compared by
+        identity, its value is not read).
+
+        An empty matrix (``m = 0`` or ``n = 0``) has nothing to update: it is
+        left as it is, without state.
+        """
+        checked = self.__dict__.setdefault("_checked", {})
+        directions = []
+        for index, group in enumerate(self.param_groups):
+            key = group_key(group)
+            matrix = group["algorithm"] not in elementwise.STEPS
+            if checked.get(index) != key:
+                with naming(f"param_groups[{index}]"):
+                    self._check_group(group)
+                    if matrix:
+                        self.group_direction(index)  # its own options
+                checked[index] = key
+            directions.append(self.group_direction(index) if matrix else None)
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for index, group in enumerate(self.param_groups):
-            if group["algorithm"] in elementwise.STEPS:
+        for group, direction in zip(self.param_groups, directions):
+            if direction is None:
                 elementwise.STEPS[group["algorithm"]](group, self.state)
             else:
-                self._step_matrices(group, self.group_direction(index))
+                self._step_matrices(group, direction)
         return loss
 
     def _step_matrices(self, group: dict[str, Any], direction: Direction) -> None:
         buckets: dict[tuple, list[torch.Tensor]] = defaultdict(list)
         for p in group["params"]:
-            if p.grad is None:
+            if p.grad is None or p.numel() == 0:  # an empty matrix has nothing to update
                 continue
             if p.grad.is_sparse:
                 raise RuntimeError("matrix optimizers do not take sparse gradients")
-            buckets[(tuple(p.shape), p.dtype, p.device)].append(p)
+            buckets[(tuple(p.shape), p.dtype, p.device, distributed.layout(p))].append(p)
         sizes = {
             key: _matrix_shape(params[0].shape, group["flatten"]) for key, params in buckets.items()
         }
@@ -273,16 +389,20 @@ class PolarOptimizer(torch.optim.Optimizer):
         _check_batch_bytes("batch_bytes", budget)
         if budget is None:  # the largest matrix: memory of a step scales like a loop's
             budget = max([0, *nbytes.values()])  # no default=: Dynamo cannot trace it
+        chunks = []
         for key, params in buckets.items():
             size = max(1, budget // nbytes[key])
-            for start in range(0, len(params), size):
-                self._update_bucket(params[start : start + size], sizes[key], group, direction)
+            chunks += [(params[i : i + size], sizes[key]) for i in range(0, len(params), size)]
+        # where each direction is computed, and how results travel between processes
+        plans = distributed.plan_step(chunks, group.get("distributed"))
+        for (params, shape), plan in zip(chunks, plans):
+            self._update_bucket(params, shape, group, direction, plan)
 
     def _state_of(self, p: torch.Tensor, m: int, n: int, direction: Direction) -> dict:
         state = self.state[p]
         if "momentum_buffer" not in state:
             sdtype = rule.state_dtype(p.dtype, p.device)
-            state["momentum_buffer"] = torch.zeros((m, n), dtype=sdtype, device=p.device)
+            state["momentum_buffer"] = distributed.new_buffer(p, (m, n), sdtype)  # p's layout
             state["nonfinite_skips"] = torch.zeros((), dtype=torch.int32, device=p.device)
             state.update(direction.init_state(m, n, p.device, sdtype))
         return state
@@ -293,6 +413,7 @@ class PolarOptimizer(torch.optim.Optimizer):
         shape: tuple[int, int],
         group: dict[str, Any],
         direction: Direction,
+        plan: distributed.BucketPlan | None = None,
     ) -> None:
         """One batch of same-shape matrices: the rule of :mod:`polarlab.optim.rule`, in place.
 
@@ -304,25 +425,35 @@ class PolarOptimizer(torch.optim.Optimizer):
         gradient, momentum or direction is not finite keeps all of them (factors 1
         and 0 chosen on device flags: no host synchronisation, and no
         ``torch.where`` over whole matrices, several times slower on CPU).
+
+        With a ``plan`` (:mod:`polarlab.optim.distributed`) the tensors are this
+        process's pieces (shards of DTensors), of shape ``plan.local_shape``, and
+        the plan computes or receives the directions and agrees on the flags.
         """
         m, n = shape
+        lm, ln = shape if plan is None else plan.local_shape
         states = [self._state_of(p, m, n, direction) for p in params]
         sdtype = states[0]["momentum_buffer"].dtype
         mu, nesterov, form = group["momentum"], group["nesterov"], group["momentum_form"]
+        weights = [distributed.local(p) for p in params]  # the tensors themselves unless DTensor
+        grads = [distributed.local(p.grad) for p in params]
+        buffers = [distributed.local(s["momentum_buffer"]) for s in states]
 
-        def grad(p: torch.Tensor) -> torch.Tensor:  # a view, or a copy if the dtype differs
-            return p.grad.reshape(m, n).to(sdtype)
+        def grad(i: int) -> torch.Tensor:  # a view, or a copy if the dtype differs
+            return grads[i].reshape(lm, ln).to(sdtype)
 
-        finite = torch.stack([rule.is_finite(p.grad) for p in params])  # one flag per matrix
+        finite = torch.stack([rule.is_finite(g) for g in grads])  # one flag per matrix
+        if group["nonfinite"] == "raise" and plan is not None:
+            finite = plan.agree(finite)  # every rank raises, or none
         if group["nonfinite"] == "raise" and not bool(finite.all()):  # host sync, by request
             raise FloatingPointError(
                 f"non-finite gradient in {int((~finite).sum())} of {len(params)} "
                 f"{m}x{n} matrices (nonfinite='raise')"
             )
-        M = torch.empty((len(params), m, n), dtype=sdtype, device=params[0].device)
-        for i, (p, s) in enumerate(zip(params, states)):
-            G = grad(p)
-            new = rule.momentum_buffer(s["momentum_buffer"], G, mu, form, out=M[i])
+        M = torch.empty((len(params), lm, ln), dtype=sdtype, device=params[0].device)
+        for i in range(len(params)):
+            G = grad(i)
+            new = rule.momentum_buffer(buffers[i], G, mu, form, out=M[i])
             rule.lookahead(new, G, mu, nesterov, form, out=new)
         del new, G  # views and copies that would keep M alive past the direction
         # A finite gradient gives a non-finite momentum only by overflow, and then no
@@ -330,16 +461,19 @@ class PolarOptimizer(torch.optim.Optimizer):
         finite = finite & rule.is_finite(M, dim=(-2, -1))
         rule.finite_(M)  # no NaN/Inf reaches any kernel (QR, Cholesky); bad results are dropped
         extra = {k: torch.stack([s[k] for s in states]) for k in direction.state_names}
-        U, new_extra = direction(M, extra)
+        if plan is None:
+            U, new_extra = direction(M, extra)
+        else:  # this rank's pieces of the directions, and the flags every rank agrees on
+            U, new_extra, finite = plan.directions(direction, M, extra, finite)
         del M  # the direction's input is not needed past this point
         U = U.to(sdtype)
         if not (U.is_contiguous() or U.mT.is_contiguous()):  # e.g. an expanded view
             U = U.contiguous()
         ok = finite & rule.is_finite(U, dim=(-2, -1))
         lr, scale = group["lr"], rule.lr_scale(group["adjust_lr"], m, n)
-        for i, (p, s) in enumerate(zip(params, states)):
+        for i, (p, s) in enumerate(zip(weights, states)):
             in_place = p.dtype == sdtype and p.is_contiguous()
-            W = p.view(m, n) if in_place else p.reshape(m, n).to(sdtype, copy=True)
+            W = p.view(lm, ln) if in_place else p.reshape(lm, ln).to(sdtype, copy=True)
             W_old = W.clone() if group["row_telemetry"] else None
             # A transposed direction (wide input, iterated on the short side): one copy,
             # then updates in W's layout (elementwise ops across layouts are slow on CPU).
@@ -352,11 +486,13 @@ class PolarOptimizer(torch.optim.Optimizer):
             if W_old is not None:
                 s["row_update_norm"] = (W - W_old).norm(dim=-1)
             del W, W_old, Ui
-            rule.momentum_buffer_(s["momentum_buffer"], grad(p), mu, form, ok[i])
+            rule.momentum_buffer_(buffers[i], grad(i), mu, form, ok[i])
             s["nonfinite_skips"].add_((~ok[i]).to(torch.int32))
             for k, v in new_extra.items():  # in place when the dtype allows
                 out = s[k] if torch.result_type(v, s[k]) == s[k].dtype else None
                 s[k] = torch.where(ok[i], v[i], s[k], out=out)
+        if plan is not None and group["row_telemetry"]:
+            plan.row_telemetry(states)  # a sharded matrix's norms: of its whole rows
 
 
 def _work_bytes(m: int, n: int, dtype: torch.dtype, device: torch.device) -> int:

@@ -88,6 +88,9 @@ class Direction:
     @classmethod
     def from_group(cls, group: Mapping[str, Any]) -> Direction:
         """The direction a parameter group's options describe (validated)."""
+        missing = [o.name for o in cls.options if o.name not in group]
+        if missing:
+            raise ValueError(f"the group has no {', '.join(map(repr, missing))}")
         return cls(**{o.name: group[o.name] for o in cls.options})
 
     @classmethod

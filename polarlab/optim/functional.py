@@ -13,7 +13,8 @@ classes it does not guard against non-finite gradients.
 keywords (their signatures are generated from the option records).
 
 Shapes: ``W``, ``G`` and the momentum are ``(..., m, n)``; leading dimensions are
-a batch of independent matrices.
+a batch of independent matrices. An empty matrix (``m = 0`` or ``n = 0``) has
+nothing to update: it comes back unchanged, as in the optimizer classes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from polarlab.optim.normuon import NorMuonDirection, UNorMuonDirection
 from polarlab.optim.options import (
     COMMON_HEAD,
     Option,
+    boolean,
+    check_lr,
     parameters_section,
     with_defaults,
 )
@@ -38,14 +41,15 @@ from polarlab.optim.rule import lr_scale, matrix_update, state_dtype
 
 __all__ = ["aro_update", "aurora_update", "muon_update", "normuon_update", "update"]
 
-_STEP_OPTIONS = tuple(o for o in COMMON_HEAD if o.name != "lr")  # lr: required, unchecked
+_STEP_OPTIONS = tuple(o for o in COMMON_HEAD if o.name != "lr")  # lr: required, no default
 _ARRAYS_DOC = (
     "W, G, momentum_buffer : numpy.ndarray or torch.Tensor, shape (..., m, n)\n"
     "    Weights, gradient and momentum buffer (zeros at the start)."
 )
 _LR_DOC = (
     "lr : float or 0-d tensor\n"
-    "    Learning rate (required; not read on the host, so a device tensor is fine)."
+    "    Learning rate (required): a finite number >= 0 or a one-element tensor (a device\n"
+    "    tensor's value is not read on the host, so it costs no synchronisation)."
 )
 
 
@@ -102,6 +106,7 @@ def update(
         weight_decay=weight_decay,
         cautious_wd=cautious_wd,
     )
+    check_lr("lr", lr)  # a device tensor's value is not read (no host sync)
     for option in _STEP_OPTIONS:
         option.validate(adjust_lr if option.name == "adjust_lr" else common[option.name])
     Wt, kind = as_work(W, name="W", check_finite=False)
@@ -124,16 +129,19 @@ def update(
         }
         states = {k: v.to(work) for k, (v, _) in converted.items()}
         kinds = {k: (k_, None) for k, (_, k_) in converted.items()}
-    W_new, B_new, _, S_new = matrix_update(
-        direction,
-        Wt.to(work),
-        Gt.to(work),
-        Bt.to(work),
-        states,
-        lr=lr,
-        scale=lr_scale(adjust_lr, m, n),
-        **common,
-    )
+    if m == 0 or n == 0:  # an empty matrix has nothing to update: everything as it was
+        W_new, B_new, S_new = Wt.to(work), Bt.to(work), states
+    else:
+        W_new, B_new, _, S_new = matrix_update(
+            direction,
+            Wt.to(work),
+            Gt.to(work),
+            Bt.to(work),
+            states,
+            lr=lr,
+            scale=lr_scale(adjust_lr, m, n),
+            **common,
+        )
     new_state = {k: to_caller(v, *kinds[k]) for k, v in S_new.items()}
     return to_caller(W_new, kind), to_caller(B_new, bkind), new_state
 
@@ -169,6 +177,8 @@ def _per_tensor(
         bound = signature.bind(*args, **kwargs)  # TypeError on an unknown name
         bound.apply_defaults()
         values = bound.arguments
+        for option in extra:
+            option.validate(values[option.name])
         direction_type = choose(values)
         direction = direction_type(**{o.name: values[o.name] for o in direction_type.options})
         state = {k: values[k] for k in direction_type.state_names}
@@ -218,6 +228,7 @@ normuon_update = _per_tensor(
             False,
             "bool",
             "U-NorMuon's ``sqrt(n)`` Frobenius target instead of NorMuon's grafting.",
+            boolean,
         ),
     ),
     returns="W_new, momentum_buffer_new, row_second_moment_new",

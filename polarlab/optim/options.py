@@ -20,7 +20,8 @@ import inspect
 import math
 import numbers
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from inspect import Parameter
 from typing import Any
@@ -31,14 +32,18 @@ from polarlab.optim.rule import ADJUST_LR, MOMENTUM_FORMS
 
 __all__ = [
     "COMMON_HEAD",
+    "COMMON_KEYWORD",
     "COMMON_OPTIONS",
     "COMMON_TAIL",
     "NONFINITE_POLICIES",
     "Option",
     "at_least",
+    "boolean",
+    "check_lr",
     "choice",
     "finite_positive",
     "interval",
+    "naming",
     "positive_int",
 ]
 
@@ -138,11 +143,14 @@ def interval(low: float, high: float, *, closed: str = "left") -> Check:
 
 
 def at_least(low: float, *, strict: bool = False) -> Check:
-    """Check ``x >= low`` (``x > low`` when ``strict``)."""
+    """Check for a finite ``x >= low`` (``x > low`` when ``strict``)."""
 
     def check(name: str, value) -> None:
-        if not (_is_number(value) and (value > low if strict else value >= low)):
-            raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}")
+        above = _is_number(value) and (value > low if strict else value >= low)
+        if not (above and value < math.inf):
+            raise ValueError(
+                f"{name} must be {'>' if strict else '>='} {low} and finite, got {value!r}"
+            )
 
     return check
 
@@ -159,18 +167,41 @@ def positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _check_lr(name: str, lr) -> None:
-    if isinstance(lr, torch.Tensor) and lr.numel() != 1:
-        raise ValueError(f"a tensor lr must have one element, got shape {tuple(lr.shape)}")
-    if not float(lr) >= 0:  # construction only; step() never reads lr on the host
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
+def boolean(name: str, value) -> None:
+    """Check for a ``bool`` (not a number or a string such as ``"no"``)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def check_lr(name: str, lr) -> None:
+    """Check a learning rate: a finite number ``>= 0``, or a one-element real tensor.
+
+    A tensor's value is read only on the CPU: the check runs again at a step
+    whenever the group changes, and reading a device tensor would synchronise
+    with the host (a device lr's value is the caller's responsibility).
+    """
+    if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1 or not lr.dtype.is_floating_point:
+            raise ValueError(
+                f"{name} must be a number or a one-element floating tensor, got a tensor "
+                f"of shape {tuple(lr.shape)} and dtype {lr.dtype}"
+            )
+        if lr.device.type != "cpu" or lr.requires_grad:  # no host sync, no autograd
+            return
+        value = float(lr)
+    elif _is_number(lr):
+        value = lr
+    else:
+        raise ValueError(f"{name} must be a number or a one-element tensor, got {lr!r}")
+    if not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be >= 0 and finite, got {lr!r}")
 
 
 # --- the options every matrix optimizer owns ----------------------------------------------------
 
 #: Common options listed before a direction's own (in signature order).
 COMMON_HEAD: tuple[Option, ...] = (
-    Option("lr", 0.02, "float or 0-d tensor", "Learning rate (KellerJordan/Muon).", _check_lr),
+    Option("lr", 0.02, "float or 0-d tensor", "Learning rate (KellerJordan/Muon).", check_lr),
     Option(
         "momentum",
         0.95,
@@ -184,6 +215,7 @@ COMMON_HEAD: tuple[Option, ...] = (
         "bool",
         "Nesterov momentum: the direction map sees ``lerp(G, B, mu)`` (EMA) or "
         "``G + mu B`` (sum) instead of the buffer ``B``.",
+        boolean,
     ),
     Option(
         "momentum_form",
@@ -205,6 +237,7 @@ COMMON_HEAD: tuple[Option, ...] = (
         False,
         "bool",
         "Decay only the entries where ``W * U >= 0`` (arXiv 2510.12402).",
+        boolean,
     ),
     Option(
         "adjust_lr",
@@ -223,6 +256,7 @@ COMMON_TAIL: tuple[Option, ...] = (
         False,
         "bool",
         "Optimize N-D (e.g. conv) weights as ``shape[0] x prod(shape[1:])`` matrices.",
+        boolean,
     ),
     Option(
         "nonfinite",
@@ -239,11 +273,28 @@ COMMON_TAIL: tuple[Option, ...] = (
         "bool",
         'Keep ``state["row_update_norm"]``, the per-row norms of the applied change '
         "``W_new - W`` (one value per output neuron).",
+        boolean,
+    ),
+)
+
+#: Common keyword-only options (after every positional one).
+COMMON_KEYWORD: tuple[Option, ...] = (
+    Option(
+        "distributed",
+        None,
+        '{None, "replicate", "split"}',
+        "Under ``torch.distributed``: ``None``, every rank computes every direction "
+        '(sharded DTensor matrices are still gathered to one owner); ``"replicate"``, the '
+        'same with the non-finite skip agreed across ranks; ``"split"``, each rank computes '
+        "the directions of its share of the matrices and sends them to the others "
+        "(``polarlab.optim.distributed``).",
+        choice((None, "replicate", "split"), "distributed mode"),
+        position="keyword",
     ),
 )
 
 #: Every common option, in signature order.
-COMMON_OPTIONS: tuple[Option, ...] = COMMON_HEAD + COMMON_TAIL
+COMMON_OPTIONS: tuple[Option, ...] = COMMON_HEAD + COMMON_TAIL + COMMON_KEYWORD
 
 
 # --- signatures, docs and plain group data ------------------------------------------------------
@@ -312,6 +363,45 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
+
+
+@contextmanager
+def naming(where: str) -> Iterator[None]:
+    """Prefix the message of a ``ValueError`` raised inside with ``where``.
+
+    >>> with naming("param_groups[1]"):
+    ...     finite_positive("eps", 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: param_groups[1]: eps must be a finite number > 0, got 0.0
+    """
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+
+
+def group_key(group: Mapping[str, Any]) -> tuple:
+    """A comparable snapshot of a group's settings (every entry but ``params``).
+
+    Equal keys mean unchanged settings: containers are copied into tuples, so an
+    in-place change of a list or dict is seen. A tensor (e.g. a tensor lr) is held
+    with its ``id`` and compared by identity, never with ``==``; a one-element CPU
+    tensor also by its value (e.g. an lr changed in place by ``fill_``), read
+    without a device synchronisation. A device tensor's value is not read.
+    """
+
+    def snap(value):
+        if isinstance(value, torch.Tensor):  # equal ids: the same live object
+            on_host = value.device.type == "cpu" and value.numel() == 1
+            return ("tensor", id(value), value, value.item() if on_host else None)
+        if isinstance(value, dict):
+            return ("dict", tuple((k, snap(v)) for k, v in value.items()))
+        if isinstance(value, (list, tuple)):
+            return (type(value).__name__, tuple(snap(v) for v in value))
+        return (type(value).__name__, value)
+
+    return tuple((k, snap(v)) for k, v in group.items() if k != "params")
 
 
 def freeze(value: Any) -> Any:

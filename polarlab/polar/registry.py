@@ -18,6 +18,13 @@ dispatcher transposes wide input so every method iterates on the short side):
     becomes a :class:`~polarlab.schedules.Schedule`, a dtype name a torch dtype);
     :func:`polarlab.polar.resolve` calls it, so ``solve`` never re-validates.
 
+Single options are checked by declaration, before ``check``: ``OPTION_CHECKS``
+holds the checks of option names shared by several methods (``rank_tol``,
+``digits``, ``max_size``), and a method may declare its own
+(``option_checks={"name": check}``); each ``check(name, value)`` raises
+``ValueError`` naming the option and what is allowed (booleans are not numbers,
+strings are not parsed).
+
 Methods register themselves with :func:`register` when their module is imported;
 ``polarlab.polar`` imports every built-in method module.
 """
@@ -25,6 +32,7 @@ Methods register themselves with :func:`register` when their module is imported;
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,11 +41,47 @@ import torch
 
 from polarlab._registry import Registry
 
-__all__ = ["PolarMethod", "get", "names", "register"]
+__all__ = ["OPTION_CHECKS", "PolarMethod", "get", "names", "register"]
 
 Solve = Callable[..., tuple[torch.Tensor, dict]]
 Iterates = Callable[..., Iterator[torch.Tensor]]
 Check = Callable[[dict], dict]
+OptionCheck = Callable[[str, object], None]
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_rank_tol(name: str, value) -> None:
+    # s_i <= rank_tol * s_1 is dropped: from 1 up every singular value would be
+    if value is not None and not (_is_real(value) and 0 <= value < 1):
+        raise ValueError(
+            f"{name} must be >= 0 and below 1 (singular values s_i <= {name} * s_1 are "
+            f"dropped), or None; got {value!r}"
+        )
+
+
+def _check_digits(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 16:
+        raise ValueError(
+            f"{name} must be an integer >= 16 (float64 carries about 16), got {value!r}"
+        )
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+#: Checks of options by name, for every method that takes an option of that name.
+OPTION_CHECKS: Mapping[str, OptionCheck] = MappingProxyType(
+    {
+        "rank_tol": _check_rank_tol,  # svd, mpmath: a relative threshold in [0, 1)
+        "digits": _check_digits,  # mpmath working precision
+        "max_size": _check_positive_int,  # mpmath: largest m * n accepted
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +108,9 @@ class PolarMethod:
         ``schedule="polar_express"``).
     check : callable or None
         ``check(options) -> options``: validates and normalises option values.
+    option_checks : mapping
+        ``name -> check(name, value)`` for single options, applied (with
+        ``OPTION_CHECKS`` for the shared names) before :attr:`check`.
 
     Examples
     --------
@@ -80,9 +127,11 @@ class PolarMethod:
     exact: bool = False
     defaults: Mapping = field(default_factory=dict, compare=False)  # the name identifies
     check: Check | None = None
+    option_checks: Mapping[str, OptionCheck] = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+        object.__setattr__(self, "option_checks", MappingProxyType(dict(self.option_checks)))
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -110,6 +159,10 @@ class PolarMethod:
         """
         self.check_options(dict(options))
         full = {**self.option_defaults(), **options}
+        declared = {**OPTION_CHECKS, **self.option_checks}
+        for name, value in full.items():
+            if name in declared:
+                declared[name](name, value)
         return dict(self.check(full)) if self.check is not None else full
 
     def check_options(self, options: dict, *, extra: tuple[str, ...] = ()) -> None:
@@ -135,6 +188,7 @@ def register(
     exact: bool = False,
     defaults: Mapping | None = None,
     check: Check | None = None,
+    option_checks: Mapping[str, OptionCheck] | None = None,
 ) -> PolarMethod:
     """Register a polar method under ``name`` and return its record.
 
@@ -150,7 +204,9 @@ def register(
     ...
     ValueError: polar method 'svd' is already registered
     """
-    method = PolarMethod(name, solve, summary, iterates, exact, defaults or {}, check)
+    method = PolarMethod(
+        name, solve, summary, iterates, exact, defaults or {}, check, option_checks or {}
+    )
     return _REGISTRY.add(name, method)
 
 
