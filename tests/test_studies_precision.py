@@ -32,15 +32,6 @@ TINY = dict(
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny matrices: one thread avoids oversubscribing the shared cores.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_rows():
     torch.set_num_threads(1)
@@ -203,7 +194,9 @@ def test_bad_input_is_rejected_before_any_work(bad, message):
 
 def test_plots_are_written(tiny_rows, tmp_path):
     pytest.importorskip("matplotlib")
-    paths = precision_module.plot_precision(tiny_rows, tmp_path)
+    from polarlab.studies.precision_figures import plot_precision
+
+    paths = plot_precision(tiny_rows, tmp_path)
     assert [p.name for p in paths] == ["precision_error.png", "precision_sigma.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
 
@@ -249,3 +242,11 @@ def test_library_sweeps_are_the_defaults():
     cases = precision_module.precision_cases()
     assert {c["steps"] for c in cases} == {quick["steps"]}
     assert len(cases) == len(quick["schedules"]) * len(quick["dtypes"]) * len(quick["families"])
+
+
+def test_plot_precision_moved_to_the_figures_module():
+    from polarlab.studies import precision_figures
+
+    with pytest.warns(DeprecationWarning, match="use polarlab.studies.precision_figures"):
+        moved = precision_module.plot_precision
+    assert moved is precision_figures.plot_precision

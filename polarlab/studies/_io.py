@@ -370,7 +370,8 @@ def plain_options(solver) -> dict:
     Examples
     --------
     >>> from polarlab.polar import resolve
-    >>> plain_options(resolve("newton_schulz", schedule="jordan", dtype="float32"))
-    {'schedule': 'jordan', 'steps': None, 'dtype': 'float32', 'normalization': 'frobenius'}
+    >>> options = plain_options(resolve("newton_schulz", schedule="jordan", dtype="float32"))
+    >>> options["schedule"], options["dtype"], options["steps"]
+    ('jordan', 'float32', None)
     """
     return {k: _plain(v) for k, v in solver.options.items()}

@@ -8,28 +8,22 @@ resolved once, :func:`polarlab.polar.resolve`) and records, for every iterate ``
 
 * the precision metrics of :mod:`polarlab.metrics` against the float64 SVD polar
   factor ``Q = polar(A)`` (computed once per matrix);
-* the exact-arithmetic scalar prediction (the scalar picture of Amsel, Persson,
-  Musco, Gower, "The Polar Express", arXiv 2505.16932): an odd polynomial acts
-  on singular values only, so ``sigma_i(X_k) = f_k(sigma_i / (c s + eps))``
-  with ``f_k`` the composition of the schedule's rows and ``s`` the bound on
-  ``||A||_2`` the method normalises by (``||A||_F`` unless its ``normalization``
-  option says otherwise). ``scalar_spectral_error`` is ``max_i |1 - f_k(x_i)|``
-  over this matrix's nonzero singular values (what ``spectral_error`` would be
-  without rounding) and ``scalar_worst_case`` is the worst case over the whole
-  interval ``[sigma_r / s, 1]``;
-* the input-cast floor ``||polar(fl(A)) - polar(A)||_F / sqrt(r)``: no method
-  computing in that dtype can be expected to beat it (Higham-style perturbation
-  bound; fp16's floor is about 8x smaller than bf16's).
+* the exact-arithmetic **prediction** for this matrix (``scalar_spectral_error``,
+  the scalar picture of Amsel, Persson, Musco, Gower, "The Polar Express",
+  arXiv 2505.16932: what ``spectral_error`` would be without rounding), the
+  schedule's **worst-case bound** over ``[sigma_r / s, 1]`` (``scalar_worst_case``)
+  and the **input-cast floors** in both norms, all defined in
+  :mod:`polarlab.studies.precision_reference`.
 
 One row per case x iterate; the columns are :data:`PRECISION_COLUMNS`. The sweeps
 (:data:`SWEEPS`, "quick" the defaults and "full") are the ones the ``polarlab``
-command runs.
+command runs. The figures are drawn by :mod:`polarlab.studies.precision_figures`,
+the comparison of step arrangements by :mod:`polarlab.studies.precision_arrangement`.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -37,15 +31,20 @@ import torch
 
 from polarlab import matrices, metrics
 from polarlab._arrays import resolve_dtype
-from polarlab.polar import PolarSolver, polar, registry, resolve
-from polarlab.polar.exact import default_rank_tol
-from polarlab.studies._io import plain_options, pyplot, run_cases
+from polarlab._deprecation import moved_names
+from polarlab.polar import PolarSolver, registry, resolve
+from polarlab.polar.polynomial import check_arrangement
+from polarlab.studies._io import plain_options, run_cases
 from polarlab.studies._resume import distinct
+from polarlab.studies.precision_reference import (
+    PREDICTION_COLUMNS,
+    PrecisionInput,
+    prediction_columns,
+)
 
 __all__ = [
     "PRECISION_COLUMNS",
     "SWEEPS",
-    "plot_precision",
     "precision",
     "precision_cases",
     "precision_summary",
@@ -82,10 +81,8 @@ PRECISION_COLUMNS: tuple[str, ...] = (
     "input_leverage_min",  # range of the leverage scores of A
     "input_leverage_max",
     "input_cast_floor",  # ||polar(fl(A)) - polar(A)||_F / sqrt(r), fl = cast to dtype
-    "scalar_spectral_error",  # exact-arithmetic max_i |1 - f_k(x_i)| for this A
-    "scalar_sigma_min",  # exact-arithmetic range of f_k(x_i)
-    "scalar_sigma_max",
-    "scalar_worst_case",  # max over [sigma_r/s, 1] of |1 - f_k(x / c)|, s = ||A||_F (default)
+    "input_cast_floor_spectral",  # ||polar(fl(A)) - polar(A)||_2: spectral_error's floor
+    *PREDICTION_COLUMNS,  # prediction (exact arithmetic, this A) and worst-case bound
 )
 
 #: The sweeps: "quick" (the defaults, small enough for the report's time budget on two
@@ -147,7 +144,11 @@ def _check_shape(shape) -> tuple[int, int]:
 
 
 def _options_label(solver: PolarSolver, defaults: PolarSolver) -> str | None:
-    """``"k=v;..."`` for the options (other than schedule and dtype) off their defaults."""
+    """``"k=v;..."`` for the options (other than schedule and dtype) off their defaults.
+
+    >>> _options_label(resolve("polar_express", arrangement="published"), resolve("polar_express"))
+    'arrangement=published'
+    """
     given, default = plain_options(solver), plain_options(defaults)
     label = ";".join(
         f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
@@ -157,15 +158,15 @@ def _options_label(solver: PolarSolver, defaults: PolarSolver) -> str | None:
     return label or None
 
 
-def _resolve_method(method: str | PolarSolver, options: Mapping) -> tuple[PolarSolver, str | None]:
-    """The method resolved once with ``options``, and the label of its non-default options."""
+def _resolve_method(method: str | PolarSolver, options: Mapping) -> PolarSolver:
+    """The method resolved once with ``options``; it must have iterates."""
     solver = resolve(method, **options)
     if not solver.iterative:
         iterative = [n for n in registry.names() if registry.get(n).iterates is not None]
         raise ValueError(
             f"method {solver.name!r} has no iterates; choose one of: {', '.join(iterative)}"
         )
-    return solver, _options_label(solver, resolve(solver.name))
+    return solver
 
 
 def precision_cases(
@@ -178,6 +179,7 @@ def precision_cases(
     steps: int = DEFAULT_STEPS,
     seed: int = 0,
     method_options: Mapping | None = None,
+    arrangements: Sequence[str] | None = None,
 ) -> list[dict]:
     """Validate the sweep and expand it into cases, before any work is done.
 
@@ -185,8 +187,11 @@ def precision_cases(
     with ``method_options`` (:func:`polarlab.polar.resolve`); methods with a
     ``schedule`` option are crossed with ``schedules_``, the others run with their
     own; methods with a ``dtype`` option are crossed with ``dtypes``, the others
-    compute in float64 and run once, labelled ``float64``. A fixed-length schedule
-    (``beyond="error"``) runs at most its own length.
+    compute in float64 and run once, labelled ``float64``; methods with an
+    ``arrangement`` option (the Newton-Schulz engine's step arrangement,
+    :data:`polarlab.polar.polynomial.ARRANGEMENTS`) are crossed with
+    ``arrangements`` when it is given (``None``: the method's own). A fixed-length
+    schedule (``beyond="error"``) runs at most its own length.
 
     Returns
     -------
@@ -212,6 +217,11 @@ def precision_cases(
     ['newton_schulz/jordan/float32/gaussian/8x4/seed0',
      'newton_schulz/jordan/bfloat16/gaussian/8x4/seed0',
      'qdwh/-/float64/gaussian/8x4/seed0']
+    >>> [c["case_id"] for c in precision_cases(schedules_=["jordan"], dtypes=["bfloat16"],
+    ...     families=["gaussian"], shapes=[(8, 4)], arrangements=["fused", "published"])]
+    ...     # doctest: +NORMALIZE_WHITESPACE
+    ['newton_schulz/jordan/bfloat16/gaussian/8x4/seed0',
+     'newton_schulz[arrangement=published]/jordan/bfloat16/gaussian/8x4/seed0']
     >>> precision_cases(methods=["newton_schulz"], schedules_=["jordan"], dtypes=["float32"],
     ...                 families=["gaussian"], shapes=[(8, 4)],
     ...                 method_options={"normalization": "schatten8"})[0]["case_id"]
@@ -229,17 +239,28 @@ def precision_cases(
     checked_shapes = distinct("shapes", [_check_shape(s) for s in shapes])
     distinct("dtypes", checked_dtypes)
     distinct("schedules", schedules_)
+    if arrangements is not None:
+        for arrangement in distinct("arrangements", arrangements):
+            check_arrangement("arrangement", arrangement)
     cases = []
     for method in distinct("methods", methods):
-        base, label = _resolve_method(method, method_options or {})
-        name = base.name + (f"[{label}]" if label else "")
+        base = _resolve_method(method, method_options or {})
         method_schedules = schedules_ if "schedule" in base.options else [None]
         method_dtypes = checked_dtypes if "dtype" in base.options else ["float64"]
-        for schedule, dtype in itertools.product(method_schedules, method_dtypes):
+        method_arrangements = (
+            arrangements if arrangements is not None and "arrangement" in base.options else [None]
+        )
+        for schedule, dtype, arrangement in itertools.product(
+            method_schedules, method_dtypes, method_arrangements
+        ):
             sweep = {"schedule": schedule} if schedule is not None else {}
             if "dtype" in base.options:
                 sweep["dtype"] = dtype
+            if arrangement is not None:
+                sweep["arrangement"] = arrangement
             solver = base.replace(**sweep) if sweep else base
+            label = _options_label(solver, resolve(solver.name))
+            name = solver.name + (f"[{label}]" if label else "")
             table = solver.schedule
             case_steps = (
                 min(steps, len(table)) if table is not None and table.beyond == "error" else steps
@@ -265,38 +286,6 @@ def precision_cases(
     return cases
 
 
-class _Matrix:
-    """One seeded input with everything computed once: reference, spectrum, input metrics."""
-
-    def __init__(self, family: str, m: int, n: int, seed: int, device: str):
-        self.A = matrices.random_matrix(family, m, n, seed=seed, dtype="float64", device=device)
-        self.Q = polar(self.A, method="svd")
-        s = torch.linalg.svdvals(self.A).double().cpu()
-        keep = s > default_rank_tol(m, n) * s[0]
-        self.sigma = s[keep].numpy()
-        self.frobenius = float(torch.linalg.matrix_norm(self.A.double()).cpu())
-        self.condition_number = float(metrics.condition_number(self.A))
-        leverage = torch.as_tensor(metrics.leverage_scores(self.A))
-        self.leverage = (float(leverage.min()), float(leverage.max()))
-        self._floors: dict[str, float] = {}
-
-    def norm_bound(self, normalization: str) -> float:
-        """The bound ``s >= ||A||_2`` a polynomial method divides ``A`` by, for its
-        ``normalization`` (:data:`polarlab.polar.polynomial.NORMALIZATIONS`)."""
-        if normalization == "schatten8":  # (sum sigma_i^8)^{1/8}, scaled against overflow
-            top = float(self.sigma.max())
-            return top * float(((self.sigma / top) ** 8).sum() ** 0.125)
-        if normalization == "one_inf":  # sqrt(||A||_1 ||A||_inf)
-            one, inf = (float(torch.linalg.matrix_norm(self.A, p)) for p in (1, math.inf))
-            return math.sqrt(one * inf)
-        return self.frobenius
-
-    def cast_floor(self, dtype: str) -> float:
-        if dtype not in self._floors:
-            self._floors[dtype] = float(metrics.input_cast_floor(self.A, dtype))
-        return self._floors[dtype]
-
-
 def _iterate_metrics(X: torch.Tensor, A: torch.Tensor, Q: torch.Tensor) -> dict:
     sigma_min, sigma_max = metrics.singular_value_range(X)
     return dict(
@@ -316,29 +305,6 @@ def _iterate_metrics(X: torch.Tensor, A: torch.Tensor, Q: torch.Tensor) -> dict:
     )
 
 
-def _scalar_columns(solver: PolarSolver, M: _Matrix, k: int) -> dict:
-    nan = math.nan
-    table = solver.schedule
-    if table is None:
-        return dict(
-            scalar_spectral_error=nan,
-            scalar_sigma_min=nan,
-            scalar_sigma_max=nan,
-            scalar_worst_case=nan,
-        )
-    # sigma_i(X_k) = f_k(sigma_i / (c s + eps)) in exact arithmetic, s = ||A||_F by default.
-    s = M.norm_bound(solver.options.get("normalization", "frobenius"))
-    image = table.apply_scalar(table.normalize_scalar(M.sigma, s), k)
-    lower = float(M.sigma.min()) / s
-    worst = table.worst_case_error(lower, k) if lower < 1.0 else nan
-    return dict(
-        scalar_spectral_error=float(abs(1.0 - image).max()),
-        scalar_sigma_min=float(image.min()),
-        scalar_sigma_max=float(image.max()),
-        scalar_worst_case=float(worst),
-    )
-
-
 def run_case(case: dict, *, device: str = "cpu", cache: dict | None = None) -> list[dict]:
     """Rows (one per iterate) of one case from :func:`precision_cases`.
 
@@ -355,10 +321,10 @@ def run_case(case: dict, *, device: str = "cpu", cache: dict | None = None) -> l
     cache = {} if cache is None else cache
     key = (case["family"], case["m"], case["n"], case["seed"], device)
     if key not in cache:
-        cache[key] = _Matrix(case["family"], case["m"], case["n"], case["seed"], device)
+        cache[key] = PrecisionInput(case["family"], case["m"], case["n"], case["seed"], device)
     M = cache[key]
     solver = case["solver"]
-    floor = M.cast_floor(case["dtype"])
+    floor, floor_spectral = M.cast_floor(case["dtype"]), M.cast_floor_spectral(case["dtype"])
     rows = []
     for k, X in enumerate(solver.iterates(M.A, case["steps"]), start=1):
         row = {c: case[c] for c in PRECISION_COLUMNS[:8]}  # case_id .. n
@@ -369,8 +335,9 @@ def run_case(case: dict, *, device: str = "cpu", cache: dict | None = None) -> l
             input_leverage_min=M.leverage[0],
             input_leverage_max=M.leverage[1],
             input_cast_floor=floor,
+            input_cast_floor_spectral=floor_spectral,
         )
-        row.update(_scalar_columns(solver, M, k))
+        row.update(prediction_columns(solver, M, k))
         rows.append(row)
     return rows
 
@@ -389,16 +356,18 @@ def precision(
     resume: bool = False,
     show_progress: bool = False,
     method_options: Mapping | None = None,
+    arrangements: Sequence[str] | None = None,
 ) -> list[dict]:
-    r"""Precision of polar iterations per iterate, beside the scalar bound and the cast floor.
+    r"""Precision of polar iterations per iterate, beside the prediction, bound and cast floor.
 
-    Every case (method x schedule x dtype x family x shape, see
+    Every case (method x schedule x dtype x arrangement x family x shape, see
     :func:`precision_cases`) is one seeded matrix ``A`` (shape ``(m, n)``, float64)
     and one run of the method's iterates (``solver.iterates``); each iterate ``X_k``
     (``k = 1..steps``) gets every metric of :mod:`polarlab.metrics` against the
     float64 SVD polar factor, next to the exact-arithmetic prediction
     ``sigma_i(X_k) = f_k(sigma_i / (c ||A||_F + eps))`` (Amsel et al., arXiv
-    2505.16932) and the input-cast floor of the compute dtype.
+    2505.16932), the schedule's worst-case bound and the input-cast floors of the
+    compute dtype (:mod:`polarlab.studies.precision_reference`).
 
     Parameters
     ----------
@@ -429,6 +398,9 @@ def precision(
     method_options : mapping, optional
         Further options of every method (e.g. ``{"normalization": "schatten8"}``),
         validated once per method; the ``options`` column records them.
+    arrangements : sequence of {"fused", "published"}, optional
+        Step arrangements of the Newton-Schulz engine, crossed with the methods
+        that take the option (``None``: each method's own); recorded in ``options``.
 
     Returns
     -------
@@ -457,6 +429,7 @@ def precision(
         steps=steps,
         seed=seed,
         method_options=method_options,
+        arrangements=arrangements,
     )
     cache: dict = {}
     device = str(device)  # a torch.device too; the rows hold its name
@@ -516,85 +489,13 @@ def precision_summary(rows: Sequence[dict]) -> list[dict]:
         "polar_error",
         "spectral_error",
         "scalar_spectral_error",
+        "scalar_worst_case",
         "sigma_min",
         "sigma_max",
-        "input_cast_floor",
+        "input_cast_floor_spectral",
     )
     return [{k: r[k] for k in keys} for r in last.values()]
 
 
-def _label(row: dict) -> str:
-    method = f"{row['method']}[{row['options']}]" if row["options"] else row["method"]
-    return f"{method}:{row['schedule']}" if row["schedule"] else method
-
-
-def plot_precision(rows: Sequence[dict], out: str | Path) -> list[Path]:
-    """Write ``precision_error.png`` and ``precision_sigma.png`` into ``out``.
-
-    Error figure: ``spectral_error`` (solid, dashed for half precision) and its
-    exact-arithmetic value ``scalar_spectral_error`` (dotted) against the
-    iteration, log scale, one panel per family; grey lines mark the input-cast
-    floors.
-    Singular-value figure: the band ``[sigma_min, sigma_max]`` of each iterate,
-    one panel per family. Needs matplotlib (the ``studies`` extra).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> rows = precision(schedules=["jordan"], dtypes=["float64"], families=["gaussian"],
-    ...                  shapes=[(8, 4)], steps=2)
-    >>> [p.name for p in plot_precision(rows, tempfile.mkdtemp())]
-    ['precision_error.png', 'precision_sigma.png']
-    """
-    plt = pyplot()
-    out = Path(out)
-    families = sorted({r["family"] for r in rows})
-    series: dict[tuple, list[dict]] = {}
-    for r in rows:
-        series.setdefault((r["family"], _label(r), r["dtype"], r["m"], r["n"]), []).append(r)
-    colors = {}
-    paths = []
-    for kind in ("error", "sigma"):
-        fig, axes = plt.subplots(
-            1, len(families), figsize=(4.2 * len(families), 3.8), squeeze=False, sharey=True
-        )
-        for ax, family in zip(axes[0], families):
-            for (fam, label, dtype, _, _), rs in sorted(series.items()):
-                if fam != family:
-                    continue
-                rs = sorted(rs, key=lambda r: r["iteration"])
-                k = [r["iteration"] for r in rs]
-                color = colors.setdefault(label, f"C{len(colors) % 10}")
-                style = {"float64": "-", "float32": "-", "float16": "--", "bfloat16": "--"}[dtype]
-                name = f"{label} {dtype}"
-                if kind == "error":
-                    # Spectral error beside its exact-arithmetic value: same norm, so the
-                    # gap between solid and dotted is rounding (floored by the input cast).
-                    err = [max(r["spectral_error"], 1e-17) for r in rs]
-                    ax.plot(k, err, style, color=color, label=name)
-                    bound = [max(r["scalar_spectral_error"], 1e-17) for r in rs]
-                    ax.plot(k, bound, ":", color=color, alpha=0.6)
-                    ax.axhline(rs[0]["input_cast_floor"], color="0.6", lw=0.5, ls="--")
-                    ax.set_yscale("log")
-                else:
-                    lo = [r["sigma_min"] for r in rs]
-                    hi = [r["sigma_max"] for r in rs]
-                    ax.plot(k, hi, style, color=color, label=name)
-                    ax.plot(k, lo, style, color=color)
-                    ax.fill_between(k, lo, hi, color=color, alpha=0.08)
-                    ax.axhline(1.0, color="k", lw=0.5)
-            shapes = sorted({f"{m}x{n}" for (fam, _, _, m, n) in series if fam == family})
-            ax.set_title(f"{family} ({', '.join(shapes)})")
-            ax.set_xlabel("iteration k")
-        axes[0][0].set_ylabel(
-            "spectral error ||X_k - Q||_2\n(dotted: exact arithmetic; grey: input-cast floor)"
-            if kind == "error"
-            else "singular values of X_k (top r)"
-        )
-        axes[0][0].legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"precision_{kind}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+# Names that moved: served from their new module with a DeprecationWarning.
+__getattr__ = moved_names(__name__, {"plot_precision": "polarlab.studies.precision_figures"})
