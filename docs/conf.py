@@ -16,6 +16,7 @@ size CI runs at; ``full`` for the sizes quoted in the text).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 import types
@@ -38,10 +39,20 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",  # numpy-style docstrings
     "sphinx.ext.mathjax",
+    # Maths renders offline: MathJax 3 ships inside this package and is copied into
+    # _static/mathjax, and mathjax_path points there instead of a CDN (no network at
+    # build or reading time).
+    "sphinx-mathjax-offline",
 ]
+if importlib.util.find_spec("sphinx-mathjax-offline") is None:
+    raise ImportError(
+        "the docs render maths offline with the sphinx-mathjax-offline package (it bundles "
+        "MathJax); install the docs extra: pip install 'polarlab[docs]'"
+    )
 
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints"]
+# results/ holds committed study outputs (CSV, JSON, the tables as Markdown): data, not pages.
+exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints", "results"]
 
 html_theme = "alabaster"
 html_static_path: list[str] = []
@@ -79,7 +90,10 @@ nitpick_ignore_regex = [
         r"py:.*",
         r"(numpy|np|torch|scipy|mpmath|matplotlib|collections|typing|types|argparse)(\..*)?",
     ),
-    (r"py:.*", r"(Tensor|ndarray|dtype|Module|Parameter|Optimizer|Iterator|Iterable|Callable)"),
+    (
+        r"py:.*",
+        r"(Tensor|ndarray|dtype|Module|Parameter|Optimizer|Iterator|Iterable|Callable|DeviceMesh|DTensor)",
+    ),
     (r"py:.*", r"(Mapping|Sequence|MappingProxyType|Path|PathLike|os\..*|pathlib\..*)"),
     # numpy-style type prose: lower-case words, numbers, shapes, literals, "x or y"
     (r"py:class", r"[a-z0-9][a-z0-9_\- ]*"),

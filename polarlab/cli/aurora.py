@@ -23,8 +23,12 @@ def add_parser(sub) -> None:
     parser = sub.add_parser(
         "aurora",
         help="check the published claims about Aurora's projection",
-        description="Runs one experiment per checkable claim and prints claim, "
-        "setting, measured figure and verdict.",
+        description="Measures every checkable claim over its pre-registered population "
+        "(seeds, sigma, aspect ratio, K) and judges it by its declared rule: holds, does not "
+        "hold, mixed (the part named) or not testable here (the reason). No verdict comes "
+        "from wall-clock time. Writes aurora_points.csv (the measurements), aurora_claims."
+        "{csv,json,md} and one figure per claim. --judge FOLDER recomputes the verdicts of a "
+        "finished run from its aurora_points.csv without measuring.",
     )
     add_common_flags(parser, "polarlab-aurora")
     parser.add_argument(
@@ -32,7 +36,13 @@ def add_parser(sub) -> None:
         default=argparse.SUPPRESS,
         help="base polar method of the projections (default svd)",
     )
-    list_flag(parser, "--claims", "claim ids to run (default all)")
+    list_flag(parser, "--claims", "claim ids to run, and whose figures to draw (default all)")
+    parser.add_argument(
+        "--judge",
+        metavar="FOLDER",
+        help="recompute the verdicts from FOLDER/aurora_points.csv (e.g. docs/results/aurora) and "
+        "compare them with FOLDER/aurora_claims.csv; exit 1 if any differs",
+    )
 
 
 def aurora_dtypes(s: dict) -> list[str]:
@@ -57,8 +67,11 @@ def aurora_setup(s: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand on parsed ``args``; returns the exit code."""
+    if args.judge:
+        return _judge(args.judge)
     from polarlab.studies._lock import folder_lock
-    from polarlab.studies.aurora import aurora_claims, aurora_rows, write_claims
+    from polarlab.studies.aurora import aurora_claims, aurora_rows, plot_claims, write_claims
+    from polarlab.studies.aurora_experiments import FIGURE_CLAIMS
     from polarlab.studies.aurora_figures import plot_aurora_rows
     from polarlab.studies.tables import format_table
 
@@ -72,12 +85,48 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         show_progress=args.progress,
     )
+    claims = s.get("claims")
     with folder_lock(out):  # one run per directory, for the whole command
-        records = aurora_claims(**setup, claims=s.get("claims"))
-        print(format_table(records, ["claim_id", "setting", "measured", "verdict"]))
+        records, points = aurora_claims(**setup, claims=claims, return_points=True)
+        print(format_table(records, ["claim_id", "population", "verdict"]))
         write_claims(records, out)
         if args.plots:
-            for path in plot_aurora_rows(aurora_rows(**setup), out):
+            chosen = {r["claim_id"] for r in records}
+            figures = [name for name, ids in FIGURE_CLAIMS.items() if chosen & set(ids)]
+            paths = plot_claims(records, points, out)
+            if figures:
+                rows = aurora_rows(**setup, claims=claims)
+                paths += plot_aurora_rows(rows, out, figures)
+            for path in paths:
                 print(f"wrote {path}")
     print(f"wrote {out / 'aurora_claims.md'} and {out / 'aurora_claims.json'}")
+    return 0
+
+
+def _judge(folder: str) -> int:
+    """``--judge FOLDER``: the verdicts recomputed from the stored points, compared."""
+    from polarlab.studies.aurora import judge_points
+    from polarlab.studies.tables import format_table
+
+    try:
+        records = judge_points(folder)
+    except FileNotFoundError as exc:
+        raise UsageError(f"--judge {folder}: {exc.strerror}: {exc.filename}") from None
+    from pathlib import Path
+
+    from polarlab.studies._io import read_csv
+
+    stored = {r["claim_id"]: r for r in read_csv(Path(folder) / "aurora_claims.csv")}
+    for r in records:
+        r["stored verdict"] = stored[r["claim_id"]]["verdict"]
+    print(format_table(records, ["claim_id", "verdict", "stored verdict"]))
+    differ = [
+        r["claim_id"]
+        for r in records
+        if any(r[k] != stored[r["claim_id"]][k] for k in ("verdict", "part", "measured"))
+    ]
+    if differ:
+        print(f"recomputed verdicts differ from the stored ones for: {', '.join(differ)}")
+        return 1
+    print(f"every verdict in {folder} follows from its points (recomputed: identical)")
     return 0

@@ -1,19 +1,24 @@
-r"""The Aurora claims study: run the experiments, give verdicts, write the table and figures.
+r"""The Aurora claims study: measure, judge, write the table and figures.
 
 Aurora (Dewulf, Pai, Yang, Zhang, Keigwin, arXiv 2606.27715; code
 tilde-research/aurora-release) replaces Muon's update ``polar(G)`` on tall matrices
-by a point of the balanced Stiefel manifold ``{U : U^T U = I, ||U_i||^2 = n/m}``.
-The study has four parts, one module each:
+by a point of the balanced Stiefel manifold ``{U : U^T U = I, ‖U_i‖^2 = n/m}``.
+The study's parts, one concept per module:
 
-- :mod:`polarlab.studies.claims`: the claims as data (statement, source, verdict
-  rule), the verdict words and the experiment sizes;
-- :mod:`polarlab.studies.aurora_experiments`: one experiment per claim, and one per
-  figure, each returning a record;
-- :mod:`polarlab.studies.aurora_figures`: the figures, drawn from recorded rows only;
-- this module: :func:`aurora_claims` and :func:`aurora_rows` run the experiments with
-  the projection under test (``projection=``, so a broken projection flips the
-  verdicts of the claims about it, see ``tests/test_studies_aurora.py``), and
-  :func:`claims_markdown` / :func:`write_claims` write the table.
+- :mod:`polarlab.studies.claims`: the claims as pre-registered records (quote,
+  quantity, population, rule) and the populations (``SIZES``), in the vocabulary of
+  :mod:`polarlab.studies.claim_rules`;
+- :mod:`polarlab.studies.aurora_experiments`: one experiment per claim (returning
+  measured points) and one per overview figure (returning rows);
+- :mod:`polarlab.studies.claim_verdicts`: the verdict from the points alone;
+- :mod:`polarlab.studies.claim_figures` and :mod:`polarlab.studies.aurora_figures`:
+  the figures, drawn from recorded points and rows only;
+- this module: :func:`aurora_claims` measures with the projection under test
+  (``projection=``, so a broken projection flips the verdicts of the claims about it,
+  see ``tests/test_studies_aurora.py``) and judges;
+  :func:`polarlab.studies.aurora.judge_points` recomputes the
+  verdicts of a finished run from its CSV; :func:`aurora_rows` measures the overview
+  figures' rows; :func:`claims_markdown` / :func:`write_claims` write the table.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from polarlab._deprecation import moved_names
 from polarlab.polar import PolarSolver, registry, resolve
 from polarlab.studies import aurora_experiments as _experiments
 from polarlab.studies import claims as _claims
-from polarlab.studies._io import plain_options, run_cases
+from polarlab.studies._io import plain_options, read_csv, run_cases
 from polarlab.studies.aurora_figures import plot_aurora_rows
+from polarlab.studies.claim_figures import plot_claim_points
+from polarlab.studies.claim_verdicts import POINT_COLUMNS, judge
 from polarlab.studies.tables import format_table
 
 __all__ = [
@@ -38,7 +45,9 @@ __all__ = [
     "base_solver",
     "claims_markdown",
     "default_projection",
+    "judge_points",
     "plot_aurora",
+    "plot_claims",
     "write_claims",
 ]
 
@@ -46,7 +55,20 @@ __all__ = [
 __getattr__ = moved_names(
     __name__,
     {
-        **dict.fromkeys(_claims.__all__, _claims.__name__),
+        **dict.fromkeys(
+            (
+                "AURORA_COLUMNS",
+                "CLAIMS",
+                "HOLDS",
+                "HOLDS_WITH_CAVEAT",
+                "NOT_HOLDS",
+                "SIZES",
+                "VERDICTS",
+                "Claim",
+                "claim_ids",
+            ),
+            _claims.__name__,
+        ),
         "Projection": _experiments.__name__,
     },
 )
@@ -106,7 +128,12 @@ def base_solver(method: str | PolarSolver = "svd", dtype: str | None = None, **o
 def _context(projection, method, dtype, options, **setup) -> _experiments.Context:
     """The experiments' context: the base polar resolved once, the projection defaulted."""
     solver = base_solver(method, dtype, **options)
-    return _experiments.Context(projection or default_projection(solver), solver, **setup)
+    # With the default projection, experiments may rebuild it on other base polar methods
+    # (C-4a's population of bases); an injected projection is used as given.
+    rebase = None if projection else default_projection
+    return _experiments.Context(
+        projection or default_projection(solver), solver, rebase=rebase, **setup
+    )
 
 
 def aurora_claims(
@@ -121,9 +148,17 @@ def aurora_claims(
     out: str | Path | None = None,
     resume: bool = False,
     show_progress: bool = False,
+    return_points: bool = False,
     **options,
-) -> list[dict]:
-    r"""Run the experiment of every checkable Aurora claim and give each a verdict.
+) -> list[dict] | tuple[list[dict], list[dict]]:
+    r"""Measure every checkable Aurora claim over its population and judge it by its rule.
+
+    Each claim of :data:`polarlab.studies.claims.CLAIMS` declares its population and its
+    decision rule before anything runs; its experiment
+    (:data:`polarlab.studies.aurora_experiments.EXPERIMENTS`) measures points over the
+    population, and :func:`polarlab.studies.claim_verdicts.judge` gives the verdict from
+    the points alone (no wall-clock time anywhere), so the same inputs give the same
+    verdicts, and :func:`polarlab.studies.aurora.judge_points` recomputes them from the points' CSV.
 
     Parameters
     ----------
@@ -138,57 +173,163 @@ def aurora_claims(
         rounding); resolved once with ``options`` (:func:`polarlab.polar.resolve`).
     dtype : str, optional
         Compute dtype of ``method`` (methods with a ``dtype`` option only).
-    seed, device : as for :func:`polarlab.matrices.random_matrix`.
+    seed : int
+        The first seed of every population (``seed, ..., seed + seeds - 1``).
+    device : as for :func:`polarlab.matrices.random_matrix`.
     size : {"quick", "full"} or mapping
-        Experiment sizes (:data:`polarlab.studies.claims.SIZES`).
+        The populations (:data:`polarlab.studies.claims.SIZES`; a mapping replaces keys
+        of ``"quick"``).
     claims : sequence of str, optional
         Claim ids to run (default all of :data:`polarlab.studies.claims.CLAIMS`).
     out : path, optional
-        Directory: ``aurora_claims.csv`` grows one claim at a time (resumable) and
-        ``aurora_claims.json`` is written at the end.
+        Directory: ``aurora_points.csv`` (the measured points) and ``aurora_claims.csv``
+        grow one claim at a time (resumable); the JSON files beside them are written
+        at the end.
     resume, show_progress : bool
         As for :func:`polarlab.studies.precision`.
+    return_points : bool
+        Also return the measured points (the rows of ``aurora_points.csv``, columns
+        :data:`polarlab.studies.claim_verdicts.POINT_COLUMNS`).
     **options
         Further options of ``method`` (e.g. ``normalization`` for ``newton_schulz``).
 
     Returns
     -------
     list of dict
-        One record per claim with the keys :data:`polarlab.studies.claims.AURORA_COLUMNS`.
+        One record per claim with the keys :data:`polarlab.studies.claims.AURORA_COLUMNS`
+        (and the points, with ``return_points``).
 
     Examples
     --------
-    >>> records = aurora_claims(claims=["C-10", "R-1"])
+    >>> records = aurora_claims(claims=["C-10", "R-1"], size=dict(seeds=3))
     >>> [(r["claim_id"], r["verdict"]) for r in records]
     [('C-10', 'holds'), ('R-1', 'holds')]
+    >>> records[0]["population"]
+    'sigma in {0, 0.5, 1, 1.5, 2}; 3 seeds; 128x32; base svd (float64)'
     """
     ctx = _context(projection, method, dtype, options, seed=seed, device=device, size=size)
     chosen = _claims.claim_ids(claims)
+    settings = _settings(ctx, projection, seed, device, size)
+    points = _measure(ctx, chosen, out, resume, show_progress, settings)
+    populations = {
+        c.claim_id: ctx.describe(c.population)
+        if not c.not_testable
+        else ctx.describe(c.population, base=False) + "; FLOP counts of Polar Express only"
+        for c in _claims.CLAIMS
+    }
+    records = _judged(chosen, points, populations, out, resume, settings)
+    return (records, points) if return_points else records
+
+
+def _measure(ctx, chosen, out, resume, show_progress, settings) -> list[dict]:
+    """Run the experiments of the ``chosen`` claims; their points (``aurora_points.csv``)."""
+
+    def run(case: dict) -> list[dict]:
+        found = _experiments.EXPERIMENTS[case["case_id"]](ctx)
+        return [{"case_id": case["case_id"], "claim_id": case["case_id"], **p} for p in found]
+
+    return run_cases(
+        [
+            {"case_id": c.claim_id, "claim_id": c.claim_id}
+            for c in _claims.CLAIMS
+            if c.claim_id in chosen
+        ],
+        run,
+        out=out,
+        name="aurora_points",
+        columns=POINT_COLUMNS,
+        kinds={
+            "claim_id": "text",
+            "series": "text",
+            "x": "real",
+            "matrix_seed": "int",
+            "value": "real",
+        },
+        resume=resume,
+        show_progress=show_progress,
+        **settings,
+    )
+
+
+def _judged(chosen, points, populations, out, resume, settings) -> list[dict]:
+    """The claim records of ``chosen``, judged on ``points`` (``aurora_claims.csv``)."""
     by_id = {c.claim_id: c for c in _claims.CLAIMS}
 
     def run(case: dict) -> list[dict]:
         claim = by_id[case["case_id"]]
-        found = _experiments.EXPERIMENTS[claim.claim_id](ctx)
-        values = {**asdict(claim), **asdict(found), "case_id": claim.claim_id}
-        values["figure"] = float(found.figure)
+        found = judge(claim, [p for p in points if p["claim_id"] == claim.claim_id])
+        experiment = _experiments.EXPERIMENTS[claim.claim_id]
+        values = {
+            **asdict(claim),
+            "case_id": claim.claim_id,
+            "population": populations[claim.claim_id],
+            "setting": " ".join((experiment.__doc__ or "").split("\n\n")[0].split()).replace(
+                "``", "`"
+            ),
+            "thresholds": "; ".join(map(str, claim.thresholds())) or "none",
+            "measured": found.measured,
+            "figure": float(found.figure),
+            "verdict": found.verdict,
+            "part": found.part or None,
+        }
         return [{column: values[column] for column in _claims.AURORA_COLUMNS}]
 
     rows = run_cases(
-        [{"case_id": c, "claim_id": c} for c in by_id if c in chosen],
+        [{"case_id": c} for c in by_id if c in chosen],
         run,
         out=out,
         name="aurora_claims",
         columns=_claims.AURORA_COLUMNS,
-        kinds={**dict.fromkeys(_claims.AURORA_COLUMNS, "text"), "figure": "finite"},
+        kinds={
+            **dict.fromkeys(_claims.AURORA_COLUMNS, "text"),
+            "figure": "finite",
+            "part": "optional text",
+        },
         case_rows=lambda case: [{}],  # one row per claim
         resume=resume,
-        show_progress=show_progress,
-        **_settings(ctx, projection, seed, device, size),
+        **settings,
     )
     order = list(by_id)
     return sorted(
         (r for r in rows if r["claim_id"] in chosen), key=lambda r: order.index(r["claim_id"])
     )
+
+
+def judge_points(folder: str | Path) -> list[dict]:
+    """Recompute the verdicts of a finished run from its points, without measuring.
+
+    Reads ``aurora_points.csv`` and ``aurora_claims.csv`` in ``folder`` (e.g. the
+    committed ``docs/results``), judges every claim's points again by its record in
+    :data:`polarlab.studies.claims.CLAIMS`, and returns the records with the
+    recomputed ``measured``, ``figure``, ``verdict`` and ``part`` (the other columns as
+    stored). ``polarlab aurora --judge FOLDER`` prints them and whether they equal the
+    stored ones.
+
+    Raises
+    ------
+    ValueError
+        A claim in the file that is not in :data:`~polarlab.studies.claims.CLAIMS`.
+    """
+    folder = Path(folder)
+    points = read_csv(folder / "aurora_points.csv")
+    stored = read_csv(folder / "aurora_claims.csv")
+    by_id = {c.claim_id: c for c in _claims.CLAIMS}
+    _claims.claim_ids([r["claim_id"] for r in stored])
+    records = []
+    for row in stored:
+        found = judge(
+            by_id[row["claim_id"]], [p for p in points if p["claim_id"] == row["claim_id"]]
+        )
+        records.append(
+            {
+                **row,
+                "measured": found.measured,
+                "figure": float(found.figure),
+                "verdict": found.verdict,
+                "part": found.part or None,
+            }
+        )
+    return records
 
 
 def _settings(ctx: _experiments.Context, projection, seed: int, device, size, **more) -> dict:
@@ -220,6 +361,7 @@ def aurora_rows(
     device: str = "cpu",
     size: str | Mapping = "quick",
     sigma: float = 1.0,
+    claims: Sequence[str] | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     show_progress: bool = False,
@@ -227,17 +369,19 @@ def aurora_rows(
 ) -> list[dict]:
     """The rows the Aurora figures draw, measured like :func:`aurora_claims` measures.
 
-    Runs :data:`polarlab.studies.aurora_experiments.FIGURE_EXPERIMENTS` with the same
+    Runs :data:`polarlab.studies.aurora_figure_rows.FIGURE_EXPERIMENTS` with the same
     projection, base polar method, dtype, seed, device and size as the claims, so
     the figures (:func:`polarlab.studies.aurora_figures.plot_aurora_rows`) show what
-    was measured. ``sigma`` is the row-scale spread of the lognormal rows; the other
+    was measured. ``sigma`` is the row-scale spread of the lognormal rows; ``claims``
+    keeps only the figures of those claims
+    (:data:`polarlab.studies.aurora_figure_rows.FIGURE_CLAIMS`); the other
     parameters are those of :func:`aurora_claims`, and with ``out`` the rows go to
     ``aurora_rows.csv`` / ``.json``.
 
     Returns
     -------
     list of dict
-        Rows with the keys :data:`polarlab.studies.aurora_experiments.FIGURE_COLUMNS`.
+        Rows with the keys :data:`polarlab.studies.aurora_figure_rows.FIGURE_COLUMNS`.
 
     Examples
     --------
@@ -249,8 +393,9 @@ def aurora_rows(
         projection, method, dtype, options, seed=seed, device=device, size=size, sigma=sigma
     )
     figures = _experiments.FIGURE_EXPERIMENTS
+    chosen = set(_claims.claim_ids(claims))
     return run_cases(
-        [{"case_id": name} for name in figures],
+        [{"case_id": name} for name in figures if chosen & set(_experiments.FIGURE_CLAIMS[name])],
         lambda case: figures[case["case_id"]](ctx),
         out=out,
         name="aurora_rows",
@@ -296,37 +441,84 @@ def plot_aurora(
     return plot_aurora_rows(rows, out)
 
 
-def claims_markdown(records: Sequence[dict]) -> str:
-    """The claims table as Markdown: claim, source, setting, measured, rule, verdict.
+def plot_claims(records: Sequence[dict], points: Sequence[dict], out: str | Path) -> list[Path]:
+    """One figure per measured claim of ``records`` (``claim_<id>.png`` in ``out``).
+
+    Drawn from the ``points`` only (:func:`polarlab.studies.claim_figures.plot_claim_points`):
+    each series' mean and 95% interval over the sweep, every seed, the thresholds.
 
     Examples
     --------
-    >>> print(claims_markdown(aurora_claims(claims=["C-10"])).splitlines()[2][:12])
+    >>> import tempfile
+    >>> records, points = aurora_claims(claims=["C-10"], size=dict(seeds=3), return_points=True)
+    >>> [p.name for p in plot_claims(records, points, tempfile.mkdtemp())]
+    ['claim_C-10.png']
+    """
+    chosen = {r["claim_id"] for r in records}
+    claims = [c for c in _claims.CLAIMS if c.claim_id in chosen]
+    return plot_claim_points(points, claims, records, out)
+
+
+def claims_markdown(records: Sequence[dict]) -> str:
+    """The claims as Markdown: a table (claim, population, rule, verdict) and the details.
+
+    The details of each claim give its quote, quantity, thresholds with their
+    provenance, the measured figures (mean [95% interval] per cell) and, for a
+    ``mixed`` or ``not testable here`` verdict, the part named or the reason. Records
+    without some of these keys (rows of other studies) leave them out.
+
+    Examples
+    --------
+    >>> text = claims_markdown(aurora_claims(claims=["C-10"], size=dict(seeds=3)))
+    >>> print(text.splitlines()[2][:12])
     | C-10 | K =
     """
     cells = [
         {
             "id": r["claim_id"],
             "claim (source)": f"{r['claim']} ({r['source']})",
-            "setting": r["setting"],
-            "measured": r["measured"],
+            "population": r.get("population") or r.get("setting", "-"),
             "rule": r["rule"],
             "verdict": f"**{r['verdict']}**",
         }
         for r in records
     ]
-    return format_table(cells, style="markdown")
+    lines = [format_table(cells, style="markdown", escape=True)]
+    for r in records:
+        lines.append(f"**{r['claim_id']}** ({r['verdict']})")
+        lines.append("")
+        for key, label in _DETAILS:
+            if r.get(key):
+                lines.append(f"- {label}: {r[key]}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# The details listed under the table: record key, label.
+_DETAILS = (
+    ("quote", "quote"),
+    ("quantity", "quantity"),
+    ("setting", "experiment"),
+    ("thresholds", "thresholds (provenance)"),
+    ("measured", "measured"),
+    ("part", "part / reason"),
+)
 
 
 def write_claims(records: Sequence[dict], out: str | Path) -> Path:
-    """Write ``aurora_claims.md`` (the table) into ``out``; returns its path.
+    """Write ``aurora_claims.md`` (the table and the details) into ``out``; returns its path.
 
     Examples
     --------
     >>> import tempfile
-    >>> write_claims(aurora_claims(claims=["R-1"]), tempfile.mkdtemp()).name
+    >>> write_claims(aurora_claims(claims=["R-1"], size=dict(seeds=3)), tempfile.mkdtemp()).name
     'aurora_claims.md'
     """
     path = Path(out) / "aurora_claims.md"
-    path.write_text("# Aurora claims, checked on matrices\n\n" + claims_markdown(records))
+    path.write_text(
+        "# Aurora claims, checked on matrices\n\n"
+        "Each claim's population and decision rule were declared before measuring "
+        "(polarlab.studies.claims); verdicts follow from the points in aurora_points.csv "
+        "(`polarlab aurora --judge FOLDER` recomputes them).\n\n" + claims_markdown(records)
+    )
     return path

@@ -1,7 +1,7 @@
 """Figures of the Aurora study, drawn from recorded rows only (nothing is recomputed here).
 
 The rows come from :func:`polarlab.studies.aurora.aurora_rows` (columns
-:data:`polarlab.studies.aurora_experiments.FIGURE_COLUMNS`), so a figure shows what
+:data:`polarlab.studies.aurora_figure_rows.FIGURE_COLUMNS`), so a figure shows what
 the experiments measured with the projection, base polar, dtype and size they were
 given. Needs matplotlib (the ``studies`` extra).
 """
@@ -34,7 +34,7 @@ def _row_norms(ax, series):
     for label, rs in series.items():
         ax.hist(np.clip([r["y"] for r in rs], 1e-3, 10), bins=bins, alpha=0.6, label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("||U_i||^2 / (n/m)")
+    ax.set_xlabel("‖U_i‖² / (n/m)")
     ax.set_ylabel("rows")
     return "row norms, lognormal rows"
 
@@ -46,7 +46,7 @@ def _uniformity(ax, series):
         )
     ax.axhline(0.02, color="k", lw=0.6, ls=":")
     ax.set_xlabel("iterations K")
-    ax.set_ylabel("max_i | ||U_i||^2/(n/m) - 1 |")
+    ax.set_ylabel("max_i |‖U_i‖²/(n/m) − 1|")
     return "Aurora row uniformity vs iterations"
 
 
@@ -56,8 +56,8 @@ def _tradeoff(ax, series):
         marker = "*" if label == "exact" else "o"
         ax.scatter(x, [r["y"] for r in rs], label=label, marker=marker)
     ax.set_xscale("log")
-    ax.set_xlabel("row deviation max_i | ||U_i||^2/(n/m) - 1 |")
-    ax.set_ylabel("alignment <G,U>/(||G||_* ||U||_2)")
+    ax.set_xlabel("row deviation max_i |‖U_i‖²/(n/m) − 1|")
+    ax.set_ylabel("alignment ⟨G,U⟩/(‖G‖_* ‖U‖_2)")
     return "alignment vs uniformity, lognormal rows"
 
 
@@ -69,12 +69,14 @@ _DRAW = {
 }
 
 
-def plot_aurora_rows(rows: Sequence[dict], out: str | Path) -> list[Path]:
+def plot_aurora_rows(
+    rows: Sequence[dict], out: str | Path, figures: Sequence[str] | None = None
+) -> list[Path]:
     """Write ``aurora_row_norms.png``, ``aurora_uniformity.png`` and ``aurora_tradeoff.png``.
 
-    Row norms: histograms of ``||U_i||^2 / (n/m)`` for polar, U-NorMuon and Aurora
+    Row norms: histograms of ``‖U_i‖^2 / (n/m)`` for polar, U-NorMuon and Aurora
     on lognormal rows. Uniformity: row deviation against the iterations K, one
-    line per beta. Trade-off: alignment ``<G, U>/(||G||_* ||U||_2)`` against row
+    line per beta. Trade-off: alignment ``<G, U>/(‖G‖_* ‖U‖_2)`` against row
     deviation for polar, NorMuon, U-NorMuon, Aurora K = 1..6 and the exact
     balanced-Stiefel solution.
 
@@ -84,6 +86,9 @@ def plot_aurora_rows(rows: Sequence[dict], out: str | Path) -> list[Path]:
         Rows of :func:`polarlab.studies.aurora.aurora_rows`, every figure present.
     out : path
         Directory of the PNG files.
+    figures : sequence of str, optional
+        The figures to draw (default all three; e.g. those of the chosen claims,
+        :data:`polarlab.studies.aurora_figure_rows.FIGURE_CLAIMS`).
 
     Examples
     --------
@@ -97,6 +102,8 @@ def plot_aurora_rows(rows: Sequence[dict], out: str | Path) -> list[Path]:
     out = Path(out)
     paths = []
     for name, (draw, height, ncol) in _DRAW.items():
+        if figures is not None and name not in figures:
+            continue
         series = _series(rows, name)
         first = next(iter(series.values()))[0]
         fig, ax = plt.subplots(figsize=(5.5, height))

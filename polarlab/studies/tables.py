@@ -21,7 +21,11 @@ def _cell(value) -> str:
 
 
 def format_table(
-    records: Sequence[dict], columns: Sequence[str] | None = None, *, style: str = "text"
+    records: Sequence[dict],
+    columns: Sequence[str] | None = None,
+    *,
+    style: str = "text",
+    escape: bool = False,
 ) -> str:
     """``records`` (dicts) as a table restricted to ``columns`` (default: the first's keys).
 
@@ -33,8 +37,11 @@ def format_table(
         Column keys, in order; default the keys of the first record.
     style : {"text", "markdown"}
         ``"text"``: left-aligned columns under a dashed rule, for a terminal.
-        ``"markdown"``: a pipe table ending in a newline (``|`` inside a cell
-        becomes ``/``); no records give ``(no rows)``.
+        ``"markdown"``: a pipe table ending in a newline; no records give ``(no rows)``.
+    escape : bool
+        Markdown only: write ``|`` inside a cell as ``\\|`` (GitHub-flavoured Markdown's
+        escape, rendered as ``|``, so ``|x|`` stays an absolute value) instead of ``/``
+        (the default, for plain-text readers of the file).
 
     Examples
     --------
@@ -46,6 +53,8 @@ def format_table(
     | a | b |
     |---|---|
     | 1 | - |
+    >>> print(format_table([{"x": "|x|"}], style="markdown", escape=True).splitlines()[2])
+    | \\|x\\| |
     """
     if style not in _STYLES:
         raise ValueError(f"unknown table style {style!r}; choose one of: {', '.join(_STYLES)}")
@@ -55,7 +64,8 @@ def format_table(
     cells = [[_cell(r.get(c)) for c in columns] for r in records]
     if style == "markdown":
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
+        pipe = "\\|" if escape else "/"
+        lines += ["| " + " | ".join(c.replace("|", pipe) for c in row) + " |" for row in cells]
         return "\n".join(lines) + "\n"
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
