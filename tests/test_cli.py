@@ -88,6 +88,7 @@ def test_report_subcommand_with_toml_config_and_readme_figure(tmp_path):
         '[precision]\nschedules = ["polar_express"]\ndtype = ["float64"]\n'
         'families = ["gaussian"]\nshapes = ["12x6"]\nsteps = 2\n'
         '[aurora]\nclaims = ["C-10"]\n'
+        '[neurons]\nmodels = ["mlp"]\nexpansions = [2]\nseeds = 1\nsteps = 20\n'
     )
     out = tmp_path / "report"
     figure = tmp_path / "docs" / "images" / "precision_error.png"
@@ -108,7 +109,7 @@ def test_report_subcommand_with_toml_config_and_readme_figure(tmp_path):
         "precision.csv",
         "aurora_claims.json",
         "figures/precision_error.png",
-        "figures/aurora_tradeoff.png",
+        "figures/claim_C-10.png",  # --claims C-10: its own figure, no overview
     ):
         assert (out / name).exists(), name
     assert figure.read_bytes() == (out / "figures" / "precision_error.png").read_bytes()

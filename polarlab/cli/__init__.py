@@ -1,9 +1,10 @@
 """The ``polarlab`` command: argument parsing and printing only; the work is in studies.
 
-Subcommands (one module each in this package, listed in :data:`COMMANDS`)::
+Subcommands (one module each in this package, listed in ``COMMANDS``)::
 
     polarlab precision   precision per iterate of polar methods (CSV/JSON, plots, summary)
     polarlab aurora      checks of the published claims about Aurora's projection
+    polarlab neurons     neuron death, expansion sweep, end-to-end overhead (model scale)
     polarlab report      both studies at a small size, in one report directory
 
 Settings are layered: the ``--quick`` (default) or ``--full`` preset (the library's
@@ -30,13 +31,13 @@ import threading
 
 from polarlab import __version__
 from polarlab._deprecation import moved_names
-from polarlab.cli import aurora, precision, report
+from polarlab.cli import aurora, neurons, precision, report
 from polarlab.cli._settings import UsageError
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
 # The subcommands, in --help order: each module has add_parser(sub) and run(args).
-COMMANDS = {"precision": precision, "aurora": aurora, "report": report}
+COMMANDS = {"precision": precision, "aurora": aurora, "neurons": neurons, "report": report}
 
 # format_table moved to the studies' one table renderer.
 __getattr__ = moved_names(__name__, {"format_table": "polarlab.studies.tables"})

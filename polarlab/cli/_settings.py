@@ -28,11 +28,22 @@ __all__ = [
 # What each study reads from the settings (command-line flags and config keys); the
 # presets themselves come from the library (precision_study.SWEEPS, claims.SIZES).
 STUDY_KEYS = {
-    "precision": ("methods", "schedules", "dtype", "families", "shapes", "steps"),
+    "precision": ("methods", "schedules", "arrangements", "dtype", "families", "shapes", "steps"),
     "aurora": ("method", "dtype", "size", "claims"),
+    "neurons": ("size", "models", "optimizers", "expansions", "seeds", "steps"),
 }
 COMMON_KEYS = ("seed", "device", "out", "method_options")
-LISTS = ("methods", "schedules", "dtype", "families", "shapes", "claims")
+LISTS = (
+    "methods",
+    "schedules",
+    "arrangements",
+    "dtype",
+    "families",
+    "shapes",
+    "claims",
+    "models",
+    "optimizers",
+)
 
 
 class UsageError(ValueError):
@@ -320,6 +331,7 @@ def method_options_of(s: dict, swept: tuple[str, ...]) -> dict:
     options = s["method_options"]
     clash = [k for k in swept if k in options]
     if clash:
-        flags = ", ".join(f"--{k}s" if k == "schedule" else f"--{k}" for k in clash)
+        plural = ("schedule", "arrangement")  # swept by a list flag named in the plural
+        flags = ", ".join(f"--{k}s" if k in plural else f"--{k}" for k in clash)
         raise UsageError(f"set {', '.join(clash)} with {flags}, not --method-option")
     return options

@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
     parser = sub.add_parser(
         "report",
         help="both studies at a small size, one report directory",
-        description="Runs the precision and Aurora studies and writes report.md "
+        description="Runs the precision and Aurora studies and the neuron study (model-scale "
+        "claims; its [neurons] config table sets its size) and writes report.md "
         "and report.html with figures and raw data. --dtype and --method-option apply to the "
         "precision study; the Aurora claims use an exact (float64 SVD) base polar unless the "
         "[aurora] table of --config sets method, dtype or method_options.",
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand on parsed ``args``; returns the exit code."""
     from polarlab.cli.aurora import aurora_setup
+    from polarlab.cli.neurons import neurons_size
     from polarlab.cli.precision import precision_sweep
     from polarlab.studies._io import read_csv
     from polarlab.studies._lock import folder_lock
@@ -54,17 +56,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--readme-figure needs figures; drop --no-plots")
     precision_options = precision_sweep(precision_settings)
     aurora_options = dict(**aurora_setup(aurora_settings), claims=aurora_settings.get("claims"))
+    # The neuron study (model-scale claims) at the preset's size, or the [neurons] config table.
+    neurons_settings = study_settings(args, "neurons", flags=("seed", "device", "out"))
+    neurons_options = {"size": neurons_size(neurons_settings)}
     with folder_lock(out):  # one run per directory, for the whole command
         path = report(
             out,
             precision_options=precision_options,
             aurora_options=aurora_options,
+            neurons_options=neurons_options,
             plots=args.plots,
             resume=args.resume,
             show_progress=args.progress,
             **placement(precision_settings),
         )
-    claims = read_csv(out / "aurora_claims.csv")
+    claims = read_csv(out / "aurora_claims.csv") + read_csv(out / "neuron_claims.csv")
     print(format_table(claims, ["claim_id", "figure", "verdict"]))
     print(f"wrote {path} (and report.html, raw data, figures/)")
     if args.readme_figure:

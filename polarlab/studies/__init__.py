@@ -5,6 +5,8 @@
   :data:`PRECISION_COLUMNS`).
 - :func:`aurora_claims`: one experiment and one measured verdict per published
   claim about Aurora's projection (columns :data:`AURORA_COLUMNS`).
+- :func:`neurons`: the model-scale claims (neuron death, expansion factor, end-to-end
+  overhead) on tiny character-level models (modules ``neurons_*``).
 - :func:`report`: both at a small size, in one report directory.
 
 Each returns a list of dicts (one per row), ready for ``pandas.DataFrame(rows)``.
@@ -22,6 +24,7 @@ matplotlib).
 
 from polarlab.studies.aurora import aurora_claims
 from polarlab.studies.claims import AURORA_COLUMNS, CLAIMS
+from polarlab.studies.neurons_study import neurons
 from polarlab.studies.precision_study import PRECISION_COLUMNS, precision
 from polarlab.studies.report import report
 
@@ -30,6 +33,7 @@ __all__ = [
     "CLAIMS",
     "PRECISION_COLUMNS",
     "aurora_claims",
+    "neurons",
     "precision",
     "report",
 ]
