@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from exact_cases import one_thread  # noqa: F401 (autouse)
 from manifold_cases import U64, alignment, gaussian, heterogeneous, np_polar, row_deviation
 
 from polarlab.manifolds import (

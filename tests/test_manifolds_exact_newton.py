@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from exact_cases import one_thread, t  # noqa: F401 (one_thread: autouse)
+from exact_cases import t
 from manifold_cases import U64, gaussian, heterogeneous, row_deviation
 
 from polarlab.manifolds import project_balanced_stiefel, tangent_balanced_stiefel

@@ -17,7 +17,6 @@ import sys
 import textwrap
 
 import pytest
-import torch
 
 import polarlab.studies.precision_study as precision_module
 from polarlab.cli import main
@@ -41,14 +40,6 @@ CLI_TINY = (
     "--families gaussian --shapes 12x6 --steps 2 --no-progress --no-plots"
 ).split()
 LOCK = "polarlab.lock"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
