@@ -32,6 +32,7 @@ __all__ = [
     "as_work",
     "compute_dtype",
     "meta_result",
+    "reads_values",
     "resolve_dtype",
     "to_caller",
     "unit_roundoff",
@@ -209,7 +210,8 @@ def as_work(
     check_finite : bool
         Raise ``ValueError`` if any entry is NaN or infinite. This reads the data
         (a host synchronisation on CUDA); hot paths such as optimizer steps pass
-        ``False`` and guard finiteness themselves. Skipped for meta tensors.
+        ``False`` and guard finiteness themselves. Skipped for meta tensors and
+        while ``torch.compile`` traces (:func:`reads_values`).
     grad : {"detach", "keep", "refuse"}
         For a tensor that requires grad while grad mode is on: ``"keep"`` its
         graph (the routine is differentiable), ``"refuse"`` it with a
@@ -227,8 +229,9 @@ def as_work(
         ``A`` is neither a numpy array nor a torch tensor.
     ValueError
         Complex, integer or boolean dtype; fewer than ``min_ndim`` dimensions;
-        non-finite entries (when ``check_finite``); a tensor that requires grad
-        (``grad="refuse"``); a meta tensor (unless ``allow_meta``).
+        non-finite entries (when ``check_finite``, outside ``torch.compile``); a
+        tensor that requires grad (``grad="refuse"``); a meta tensor (unless
+        ``allow_meta``).
     """
     if grad not in GRAD_MODES:
         raise ValueError(f"unknown grad mode {grad!r}; choose one of: {', '.join(GRAD_MODES)}")
@@ -243,8 +246,10 @@ def as_work(
             )
         try:
             work = torch.from_numpy(A)
-        except ValueError:  # negative strides or unaligned memory: copy once
-            work = torch.from_numpy(np.ascontiguousarray(A))
+        except ValueError:  # a negative stride or unaligned memory: copy once
+            # Not np.ascontiguousarray: numpy calls a negative stride on a length-1
+            # axis (np.ones((1, 3))[::-1]) contiguous and would return A itself.
+            work = torch.from_numpy(np.array(A, order="C", copy=True))
         kind = ArrayKind(True, work.dtype, work.device)
     elif isinstance(A, torch.Tensor):
         if A.is_complex():
@@ -276,9 +281,19 @@ def as_work(
             f"{name} must have at least {min_ndim} dimensions (..., m, n); got shape "
             f"{tuple(work.shape)}"
         )
-    if check_finite and work.numel() and not work.is_meta and not bool(torch.isfinite(work).all()):
+    if check_finite and reads_values(work) and not bool(torch.isfinite(work).all()):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return work, kind
+
+
+def reads_values(work: torch.Tensor) -> bool:
+    """Whether a validation may read ``work``'s values on the host.
+
+    Not for an empty or meta tensor (nothing to read), nor while ``torch.compile``
+    traces (a host read is a graph break: a compiled routine runs as with
+    ``check_finite=False``).
+    """
+    return bool(work.numel()) and not work.is_meta and not torch.compiler.is_compiling()
 
 
 def to_caller(X: torch.Tensor, kind: ArrayKind, dtype=None):

@@ -38,6 +38,22 @@ def test_negative_strides_are_accepted_without_touching_input():
     np.testing.assert_array_equal(A, before)
 
 
+def test_negative_stride_on_a_length_one_axis_is_copied_once():
+    # numpy flags this view contiguous, so np.ascontiguousarray would return it uncopied
+    A = np.arange(3.0).reshape(1, 3)[::-1]
+    assert A.strides[0] < 0 and A.flags.c_contiguous
+    work, _ = as_work(A)
+    np.testing.assert_array_equal(work.numpy(), A)
+    assert not np.shares_memory(work.numpy(), A)
+
+
+def test_arrays_torch_can_wrap_are_not_copied():
+    A = np.arange(12.0).reshape(3, 4)
+    for view in (A, A.T, A[:, 1:3], A[::2]):
+        work, _ = as_work(view)
+        assert np.shares_memory(work.numpy(), A)
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [

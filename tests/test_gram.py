@@ -136,6 +136,17 @@ def test_kinds_dtypes_and_zero(shape):
     assert torch.equal(Z, torch.zeros(shape))
 
 
+def test_standalone_function_validates_like_polar():
+    # As newton_schulz: NaN/Inf refused naming G, a zero matrix warns, unless check_finite=False.
+    G = np.ones((6, 3))
+    G[0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"\bG\b contains NaN or infinite"):
+        gram_newton_schulz(G)
+    assert not np.isfinite(gram_newton_schulz(G, check_finite=False)).any()
+    with pytest.warns(RuntimeWarning, match="exactly zero"):
+        assert not np.any(gram_newton_schulz(np.zeros((3, 2))))
+
+
 def _rounded_design_bound(sched, steps, u):
     """As in test_polynomial.py: one ulp (2u) of relative input perturbation per step."""
     U = 1.0 / sched.input_factor

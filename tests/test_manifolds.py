@@ -70,6 +70,14 @@ def test_polar_options_validated_once_per_call(call, request):
 # ------------------------------------------------------------ row-oblique, Stiefel, tangents
 
 
+def test_project_stiefel_errors_name_its_argument():
+    for bad, message in ((np.ones(3), "dimensions"), (np.array([[np.nan, 1.0]]), "NaN")):
+        with pytest.raises(ValueError, match=rf"\bX\b.*{message}"):
+            project_stiefel(bad)
+    with pytest.raises(TypeError, match=r"\bX\b must be a numpy array"):
+        project_stiefel([[1.0]])
+
+
 def test_row_oblique_closed_form_zero_rows_and_kinds():
     X = gaussian(10, 4)
     X[3] = 0.0

@@ -184,3 +184,25 @@ def test_functional_update_applies_any_direction_like_the_optimizer():
         Wf, buf, state = update(direction, Wf, g, buf, state, lr=0.02, weight_decay=0.1)
     assert torch.equal(W.detach(), Wf)
     assert torch.equal(opt.state[W]["row_second_moment"], state["row_second_moment"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_functional_update_skips_a_non_finite_gradient_like_the_optimizer(bad):
+    # The classes' nonfinite="skip" rule, per matrix of the batch: the matrix with a
+    # non-finite gradient keeps its weight, momentum and state exactly; the other one
+    # gets the update it gets alone (matrices of a batch are independent).
+    G = torch.stack([_grad(9, 3, seed=s, dtype=torch.float64) for s in range(2)])
+    G[0, 4, 1] = bad
+    W = torch.randn(2, 9, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    B = torch.randn(2, 9, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    S = {"row_second_moment": torch.rand(2, 9, dtype=torch.float64)}
+    direction = NorMuonDirection(beta2=0.5, method="svd")
+    W1, B1, S1 = update(direction, W, G, B, S, lr=0.02, weight_decay=0.1)
+    assert torch.equal(W1[0], W[0]) and torch.equal(B1[0], B[0])
+    assert torch.equal(S1["row_second_moment"][0], S["row_second_moment"][0])
+    alone = update(
+        direction, W[1], G[1], B[1], {"row_second_moment": S["row_second_moment"][1]},
+        lr=0.02, weight_decay=0.1,
+    )  # fmt: skip
+    assert torch.equal(W1[1], alone[0]) and torch.equal(B1[1], alone[1])
+    assert torch.equal(S1["row_second_moment"][1], alone[2]["row_second_moment"])

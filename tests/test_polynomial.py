@@ -10,6 +10,7 @@ the published worst-case table of the Polar Express paper's reproduction
 from __future__ import annotations
 
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -113,6 +114,23 @@ def test_zero_steps_return_the_normalised_input():
 def test_zero_matrix_stays_zero(normalization):
     X = newton_schulz(torch.zeros(2, 8, 5), "polar_express", normalization=normalization)
     assert torch.equal(X, torch.zeros(2, 8, 5))
+
+
+def test_standalone_function_validates_like_polar():
+    # One rule with polar(..., "newton_schulz"): NaN/Inf refused naming G, a zero matrix
+    # warns; check_finite=False reads nothing (NaN propagates, no warning).
+    G = np.ones((4, 3))
+    G[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"\bG\b contains NaN or infinite"):
+        newton_schulz(G)
+    with pytest.raises(ValueError, match=r"\bG\b must have at least 2 dimensions"):
+        newton_schulz(np.ones(3))
+    assert np.isnan(newton_schulz(G, check_finite=False)).all()
+    with pytest.warns(RuntimeWarning, match="exactly zero"):
+        assert not np.any(newton_schulz(np.zeros((3, 2))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not np.any(newton_schulz(np.zeros((3, 2)), check_finite=False))
 
 
 # --- Convergence against the worst-case table (exact arithmetic) -------------------------

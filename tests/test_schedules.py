@@ -566,6 +566,11 @@ def test_bad_intervals_elsewhere():
         optimal_quintic(0.0, 1.0)
     with pytest.raises(ValueError, match="need lower <= upper"):
         optimal_cubic(1.0, 0.5)
+    for bad in (True, "0.1", None):  # not real numbers: refused, not converted
+        with pytest.raises(TypeError, match="lower must be a real number"):
+            optimal_cubic(bad)
+    with pytest.raises(TypeError, match="upper must be a real number"):
+        optimal_quintic(0.1, upper=np.bool_(True))
     with pytest.raises(ValueError, match="lower must be a finite number > 0"):
         schedules.get("jordan").worst_case_error(0.0, 3)
     with pytest.raises(ValueError, match="need lower < upper"):

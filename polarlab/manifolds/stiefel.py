@@ -50,7 +50,7 @@ def project_stiefel(
     >>> bool(np.allclose(U.T @ U, np.eye(3)))
     True
     """
-    return resolve(method, **polar_options)(X, check_finite=check_finite)
+    return resolve(method, **polar_options)(X, check_finite=check_finite, name="X")
 
 
 def tangent_stiefel(X, V):

@@ -5,8 +5,10 @@ weight ``W`` with gradient ``G``, momentum buffer and the direction's state,
 and returns the new weight and new state as new arrays (nothing is modified in
 place), in the caller's kind of array (numpy or torch). It runs the same
 function as the optimizer classes (:func:`polarlab.optim.rule.matrix_update`),
-so ``Muon(...).step()`` and ``update(MuonDirection(...), ...)`` agree. Unlike the
-classes it does not guard against non-finite gradients.
+so ``Muon(...).step()`` and ``update(MuonDirection(...), ...)`` agree, and follows
+their rule for a non-finite gradient (``nonfinite="skip"``): a matrix whose
+gradient, momentum or direction is not finite is skipped (its weight, momentum and
+state come back unchanged), without a host synchronisation.
 
 :func:`muon_update`, :func:`normuon_update`, :func:`aurora_update` and
 :func:`aro_update` are the same entry point with the direction built from
@@ -23,6 +25,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch
+
 from polarlab._arrays import as_work, to_caller
 from polarlab.optim.aro import ARODirection
 from polarlab.optim.aurora import AuroraDirection
@@ -37,7 +41,7 @@ from polarlab.optim.options import (
     parameters_section,
     with_defaults,
 )
-from polarlab.optim.rule import lr_scale, matrix_update, state_dtype
+from polarlab.optim.rule import finite_, is_finite, lr_scale, matrix_update, state_dtype
 
 __all__ = ["aro_update", "aurora_update", "muon_update", "normuon_update", "update"]
 
@@ -89,6 +93,13 @@ def update(
         Same kinds and dtypes as the given state (a fresh state comes back in
         ``W``'s kind and the state dtype).
 
+        A matrix (of the batch) whose gradient, new momentum or direction is not
+        finite is skipped, as the optimizer classes do under ``nonfinite="skip"``:
+        its ``W_new``, ``momentum_buffer_new`` and state equal the given ones
+        (``W_new`` in the state dtype, so unchanged exactly when that is ``W``'s).
+        The classes count such steps in ``nonfinite_skips``; here compare with
+        the inputs, or check ``G`` beforehand.
+
     Examples
     --------
     >>> import torch
@@ -132,18 +143,29 @@ def update(
     if m == 0 or n == 0:  # an empty matrix has nothing to update: everything as it was
         W_new, B_new, S_new = Wt.to(work), Bt.to(work), states
     else:
-        W_new, B_new, _, S_new = matrix_update(
+        W0, G0, B0 = Wt.to(work), Gt.to(work), Bt.to(work)
+        ok = is_finite(G0, dim=(-2, -1))  # one flag per matrix, as in the classes
+        W_new, B_new, U, S_new = matrix_update(
             direction,
-            Wt.to(work),
-            Gt.to(work),
-            Bt.to(work),
+            W0,
+            finite_(G0, in_place=False),  # no NaN/Inf reaches a kernel (QR, Cholesky)
+            B0,
             states,
             lr=lr,
             scale=lr_scale(adjust_lr, m, n),
             **common,
         )
+        ok = ok & is_finite(B_new, dim=(-2, -1)) & is_finite(U, dim=(-2, -1))
+        W_new, B_new = _kept(ok, W_new, W0), _kept(ok, B_new, B0)
+        S_new = {k: _kept(ok, v, states[k]) for k, v in S_new.items()}
     new_state = {k: to_caller(v, *kinds[k]) for k, v in S_new.items()}
     return to_caller(W_new, kind), to_caller(B_new, bkind), new_state
+
+
+def _kept(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """``new`` for the matrices where ``ok`` (batch shape), else ``old`` (a skipped step)."""
+    flags = ok.reshape(*ok.shape, *(1,) * (new.ndim - ok.ndim))
+    return torch.where(flags, new, old.to(new.dtype))
 
 
 def _per_tensor(

@@ -25,7 +25,15 @@ from typing import Any
 
 import torch
 
-from polarlab._arrays import DTYPE_ROLES, ArrayKind, as_work, compute_dtype, meta_result, to_caller
+from polarlab._arrays import (
+    DTYPE_ROLES,
+    ArrayKind,
+    as_work,
+    compute_dtype,
+    meta_result,
+    reads_values,
+    to_caller,
+)
 from polarlab.polar import registry
 
 __all__ = ["PolarSolver", "resolve"]
@@ -157,21 +165,40 @@ class PolarSolver:
         return (U.mT if wide else U), info
 
     # --- the checked front door -----------------------------------------------------
-    def _work(self, A, check_finite: bool) -> tuple[torch.Tensor, ArrayKind]:
+    def _work(self, A, check_finite: bool, name: str = "A") -> tuple[torch.Tensor, ArrayKind]:
         """``as_work`` for the front door: gradients kept (every method computed with
         torch operations is differentiable; one that is not refuses a tensor that
-        requires grad in its own ``solve``), meta tensors accepted."""
-        routine = f"polar(method={self.name!r})"
-        return as_work(A, check_finite=check_finite, grad="keep", routine=routine, allow_meta=True)
+        requires grad in its own ``solve``), meta tensors accepted.
 
-    def __call__(self, A, *, out_dtype=None, return_info: bool = False, check_finite: bool = True):
-        """Polar factor of ``A``; see :func:`polarlab.polar.polar`."""
-        work, kind = self._work(A, check_finite)
+        Validation is ``check_finite``: finite entries (else ``ValueError``) and a
+        ``RuntimeWarning`` for an exactly zero matrix, both reading the data; neither
+        runs with ``check_finite=False`` (hot paths) or under ``torch.compile``."""
+        routine = f"polar(method={self.name!r})"
+        work, kind = as_work(
+            A, name=name, check_finite=check_finite, grad="keep", routine=routine, allow_meta=True
+        )
+        if check_finite:
+            _warn_zero(work)
+        return work, kind
+
+    def __call__(
+        self,
+        A,
+        *,
+        out_dtype=None,
+        return_info: bool = False,
+        check_finite: bool = True,
+        name: str = "A",
+    ):
+        """Polar factor of ``A``; see :func:`polarlab.polar.polar`.
+
+        ``name`` is how error messages call the argument (a public wrapper passes its
+        own parameter's name, e.g. ``"G"``).
+        """
+        work, kind = self._work(A, check_finite, name)
         if work.is_meta:  # shape propagation: the polar factor has A's shape
             U = meta_result(work.shape, kind, out_dtype)
             return (U, {}) if return_info else U
-        if check_finite:
-            _warn_zero(work)
         U, info = self.apply(work)
         U = to_caller(U, kind, out_dtype)
         return (U, info) if return_info else U
@@ -189,8 +216,6 @@ class PolarSolver:
         work, kind = self._work(A, check_finite)
         if work.is_meta:
             return (meta_result(work.shape, kind, out_dtype) for _ in range(steps))
-        if check_finite:
-            _warn_zero(work)
         wide = work.shape[-2] < work.shape[-1]
         X = work.mT if wide else work
         if X.numel() == 0:
@@ -205,7 +230,7 @@ class PolarSolver:
 
 def _warn_zero(work: torch.Tensor) -> None:
     """Warn (reads the data) when a matrix is exactly zero."""
-    if not work.numel():
+    if not reads_values(work):
         return
     zero = (work == 0).all(dim=-1).all(dim=-1)
     if bool(zero.any()):
@@ -213,7 +238,7 @@ def _warn_zero(work: torch.Tensor) -> None:
             f"exactly zero input ({int(zero.sum())} of {zero.numel()} matrices): its polar "
             "factor is defined as the zero matrix (the rank-0 partial isometry)",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=5,  # the caller of polar() (_warn_zero, _work, __call__, polar)
         )
 
 

@@ -162,6 +162,7 @@ def gram_newton_schulz(
     dtype: torch.dtype | str | None = None,
     normalization: str = "frobenius",
     out_dtype: torch.dtype | str | None = None,
+    check_finite: bool = True,
 ):
     r"""Approximate polar factor by Newton-Schulz iterated on the Gram matrix.
 
@@ -187,8 +188,10 @@ def gram_newton_schulz(
     engine, as the reference package does; ``polar(..., return_info=True)``
     reports ``info["engine"] == "newton_schulz"`` then.
 
-    No host synchronisation and no data-dependent branching: usable under
-    ``torch.compile``.
+    Validation as in :func:`~polarlab.polar.polynomial.newton_schulz` (finite
+    entries, a ``RuntimeWarning`` for a zero matrix; off with ``check_finite=False``
+    and under ``torch.compile``); the iteration itself has no host
+    synchronisation and no data-dependent branching.
 
     Parameters
     ----------
@@ -210,10 +213,19 @@ def gram_newton_schulz(
         reuses its ``R`` and ``R^2`` for the first step.
     out_dtype : str or torch.dtype, optional
         Dtype of the result; default ``G``'s.
+    check_finite : bool
+        Validate ``G`` (reads the data); hot paths pass ``False``. Default ``True``.
 
     Returns
     -------
     X_k : same kind, shape and device as ``G``; dtype ``out_dtype`` or ``G``'s.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~polarlab.polar.polynomial.newton_schulz`, and for bad ``restarts``.
+    TypeError
+        ``G`` is neither a numpy array nor a torch tensor.
 
     Notes
     -----
@@ -248,7 +260,7 @@ def gram_newton_schulz(
         dtype=dtype,
         normalization=normalization,
     )
-    return solver(G, out_dtype=out_dtype, check_finite=False)
+    return solver(G, out_dtype=out_dtype, check_finite=check_finite, name="G")
 
 
 def solve_gram_newton_schulz(

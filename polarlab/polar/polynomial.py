@@ -276,6 +276,7 @@ def newton_schulz(
     normalization: str = "frobenius",
     out_dtype: torch.dtype | str | None = None,
     arrangement: str = "fused",
+    check_finite: bool = True,
 ):
     r"""Approximate polar factor of ``G`` by ``k`` Newton-Schulz steps of a schedule.
 
@@ -295,10 +296,12 @@ def newton_schulz(
     ``||G||_F >= eps / (10^{-6} c)``; below that the schedule's ``eps`` is capped
     (``EPS_CAP``), so the result does not depend on the scale of ``G``.
 
-    This is the tensor-level entry point for optimizers: no host
-    synchronisation, no data-dependent branching, no finiteness check, usable
-    under ``torch.compile``. ``polarlab.polar(G, "newton_schulz", ...)`` is the
-    checked front door to the same engine.
+    The same checked call as ``polarlab.polar(G, "newton_schulz", ...)``: by
+    default ``G`` is validated (finite entries, else ``ValueError``; an exactly
+    zero matrix gives zeros and a ``RuntimeWarning``), which reads the data.
+    With ``check_finite=False``, or under ``torch.compile``, nothing is read:
+    no host synchronisation, no data-dependent branching (the tensor-level
+    entry point for optimizers).
 
     Parameters
     ----------
@@ -326,6 +329,9 @@ def newton_schulz(
         ``X (a I + b A + c A^2)`` or the Polar Express paper's ``a X + X (b A + c A^2)``
         (arXiv 2505.16932, Algorithm 1). Equal in exact arithmetic; they differ in
         half precision.
+    check_finite : bool
+        Validate ``G`` (reads the data: a host synchronisation on CUDA); hot paths
+        pass ``False``. Default ``True``.
 
     Returns
     -------
@@ -335,7 +341,10 @@ def newton_schulz(
     ------
     ValueError
         Unknown schedule, normalisation or arrangement, steps beyond a fixed-length table,
-        unsupported dtype on the device.
+        unsupported dtype on the device; ``G`` not a real floating array of at least 2
+        dimensions, or (``check_finite``) with NaN or infinite entries.
+    TypeError
+        ``G`` is neither a numpy array nor a torch tensor.
 
     Notes
     -----
@@ -375,7 +384,7 @@ def newton_schulz(
         normalization=normalization,
         arrangement=arrangement,
     )
-    return solver(G, out_dtype=out_dtype, check_finite=False)
+    return solver(G, out_dtype=out_dtype, check_finite=check_finite, name="G")
 
 
 # --- Registered methods (tall work tensors; the dispatcher transposes wide input). ----

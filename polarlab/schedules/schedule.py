@@ -19,6 +19,7 @@ the cheap reference against which finite-precision iterates are measured.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,7 +45,13 @@ def _odd_poly(x, a: float, b: float, c: float):
 
 
 def _check_interval(lower: float, upper: float, *, strict: bool) -> tuple[float, float]:
-    """``(lower, upper)`` as floats, with ``0 < lower < upper`` (``<=`` unless ``strict``)."""
+    """``(lower, upper)`` as floats, with ``0 < lower < upper`` (``<=`` unless ``strict``).
+
+    Real numbers only: a bool or a string is refused (``TypeError``), not converted.
+    """
+    for name, value in (("lower", lower), ("upper", upper)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
     lower, upper = float(lower), float(upper)
     if not (math.isfinite(lower) and lower > 0):
         raise ValueError(f"lower must be a finite number > 0, got {lower}")

@@ -28,11 +28,11 @@ OPTIM = "optimizer: a setting or state is not checked (issue 11 cause 5)"
 MESSAGES = "messages: an error names an internal variable, not the argument (issue 11 cause 6)"
 NEW = "new: a contract failure outside issue 11's causes (listed in the closing note)"
 
-#: The reason strings in use (the Reliability page lists each verbatim). The others above
-#: named causes whose cases all pass since the issue 11 fixes (509 cases failed on the
-#: commit before them: scale 267, autograd 23, meta 21, shapes 12, values 6,
+#: The reason strings in use (the Reliability page lists each verbatim): none today. The
+#: ones above named causes whose cases all pass since the issue 11 fixes (509 cases failed
+#: on the commit before them: scale 267, autograd 23, meta 21, shapes 12, values 6,
 #: optimizer 102, messages 26, new 52); put one back here, and on the page, to use it.
-REASONS = (VALUES, MESSAGES, NEW)
+REASONS: tuple[str, ...] = ()
 KEYS = {r.split(":", 1)[0]: r for r in REASONS}
 
 
