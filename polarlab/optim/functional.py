@@ -283,11 +283,13 @@ True""",
 
 aro_update = _per_tensor(
     "aro_update",
-    "One ARO step (short-side rotation): ``U = R f(R^T M)``, ``R`` from QR.",
+    "One ARO step (short-side rotation; row side with mode='release'): ``U = R f(R^T M)``, "
+    "``R`` from QR.",
     lambda values: ARODirection,
     ARODirection,
     state_docs=(
-        "rotation : shape (..., k, k), k = min(m, n)\n    Rotation state (identity at the start).",
+        "rotation : shape (..., k, k), k = min(m, n); (..., m, m) with mode='release'\n"
+        "    Rotation state (identity at the start).",
     ),
     returns="W_new, momentum_buffer_new, rotation_new",
     example="""\

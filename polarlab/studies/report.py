@@ -152,10 +152,12 @@ def report(
         "",
         "## Precision of polar iterations",
         "",
-        "Last iterate of every case. `scalar_spectral_error` is what `spectral_error` would be "
-        "in exact arithmetic (the scalar picture: an odd polynomial acts on singular values "
-        "only; Amsel et al., arXiv 2505.16932); `input_cast_floor` is the error already made by "
-        "rounding the input to the compute dtype.",
+        "Last iterate of every case. `scalar_spectral_error` is the prediction: what "
+        "`spectral_error` would be in exact arithmetic for this matrix (the scalar picture: an "
+        "odd polynomial acts on singular values only; Amsel et al., arXiv 2505.16932); "
+        "`scalar_worst_case` is the schedule's worst-case bound over the matrix's singular "
+        "value interval; `input_cast_floor_spectral` is ‖polar(fl(A)) − polar(A)‖₂, the error "
+        "already made by rounding the input to the compute dtype.",
         "",
         format_table(precision_summary(rows), style="markdown", escape=True),
     ]
