@@ -204,5 +204,11 @@ def test_functional_update_skips_a_non_finite_gradient_like_the_optimizer(bad):
         direction, W[1], G[1], B[1], {"row_second_moment": S["row_second_moment"][1]},
         lr=0.02, weight_decay=0.1,
     )  # fmt: skip
-    assert torch.equal(W1[1], alone[0]) and torch.equal(B1[1], alone[1])
-    assert torch.equal(S1["row_second_moment"][1], alone[2]["row_second_moment"])
+    # The momentum is elementwise (bit-identical); the direction goes through SVD and
+    # matrix products, whose last bits may differ between a batched and a single call
+    # (BLAS kernels depend on memory alignment): float64 results of order one, so
+    # 1e3 u = 2.2e-13 absolute and relative.
+    assert torch.equal(B1[1], alone[1])
+    close = dict(rtol=1e3 * 2.2e-16, atol=1e3 * 2.2e-16)
+    torch.testing.assert_close(W1[1], alone[0], **close)
+    torch.testing.assert_close(S1["row_second_moment"][1], alone[2]["row_second_moment"], **close)
