@@ -288,8 +288,9 @@ aro_update = _per_tensor(
     lambda values: ARODirection,
     ARODirection,
     state_docs=(
-        "rotation : shape (..., k, k), k = min(m, n); (..., m, m) with mode='release'\n"
-        "    Rotation state (identity at the start).",
+        "rotation : shape (..., k, k)\n"
+        "    Rotation state (identity at the start), k = min(m, n); k = m (the row side)\n"
+        "    with mode='release'.",
     ),
     returns="W_new, momentum_buffer_new, rotation_new",
     example="""\
