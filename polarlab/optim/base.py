@@ -385,8 +385,7 @@ class PolarOptimizer(torch.optim.Optimizer):
             key: _matrix_shape(params[0].shape, group["flatten"]) for key, params in buckets.items()
         }
         nbytes = {key: _work_bytes(m, n, key[1], key[2]) for key, (m, n) in sizes.items()}
-        budget = group.get("batch_bytes")
-        _check_batch_bytes("batch_bytes", budget)
+        budget = group.get("batch_bytes")  # checked with the group's settings by step()
         if budget is None:  # the largest matrix: memory of a step scales like a loop's
             budget = max([0, *nbytes.values()])  # no default=: Dynamo cannot trace it
         chunks = []
