@@ -100,6 +100,51 @@ def test_apply_is_the_one_place_that_orients():
     assert E.shape == (3, 0, 5) and info == {}
 
 
+@pytest.mark.parametrize("normalization", ["frobenius", "one_inf", "schatten8"])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+@pytest.mark.parametrize("shape", [(3, 40, 12), (12, 40), (7, 7)])
+def test_apply_in_place_gives_the_same_bits_and_overwrites_only_its_argument(
+    normalization, dtype, shape
+):
+    # overwrite=True only lets the engine reuse the input's memory: the same operations
+    # in the same order, so the same bits (torch.equal), for every normalisation,
+    # compute dtype and orientation (wide input is overwritten through its transpose).
+    s = resolve("newton_schulz", dtype=dtype, normalization=normalization)
+    X = torch.from_numpy(np.random.default_rng(1).standard_normal(shape)).float() * 1e3
+    kept = X.clone()
+    U, _ = s.apply(X)
+    assert torch.equal(X, kept)  # read only by default
+    scratch = X.clone()
+    V, _ = s.apply(scratch, overwrite=True)
+    assert torch.equal(U, V)
+    assert torch.equal(X, kept)
+
+
+@pytest.mark.parametrize("method", ["svd", "qdwh", "gram_newton_schulz"])
+def test_overwrite_is_a_permission_methods_without_an_in_place_solve_ignore(method):
+    s = resolve(method)
+    X = torch.from_numpy(_matrix(20, 6))
+    kept = X.clone()
+    U, _ = s.apply(X, overwrite=True)
+    assert torch.equal(X, kept)
+    assert torch.equal(U, s.apply(kept)[0])
+
+
+@pytest.mark.parametrize("method", ["newton_schulz", "polar_express"])
+def test_wide_results_come_back_contiguous_in_the_callers_layout(method):
+    # The engine iterates on the short side; for wide input its products keep the wide
+    # matrix's row-major layout, so the result handed back needs no transposing copy.
+    # Expected: the tall computation of the transpose, to float64 rounding (the sums are
+    # the same, possibly in another order: 5 steps, n = 6 terms each, a few hundred u).
+    s = resolve(method, dtype="float64")
+    X = torch.from_numpy(_matrix(6, 30))
+    U, _ = s.apply(X)
+    V, _ = s.apply(X.mT.contiguous())
+    assert U.is_contiguous()
+    assert torch.allclose(U, V.mT, rtol=0, atol=1e3 * torch.finfo(torch.float64).eps)
+    assert polarlab.polar(X.numpy(), method, dtype="float64").flags["C_CONTIGUOUS"]
+
+
 def test_dtype_roles_follow_the_policy_table():
     ns = resolve("newton_schulz")
     A = torch.from_numpy(_matrix())

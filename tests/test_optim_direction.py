@@ -212,3 +212,19 @@ def test_functional_update_skips_a_non_finite_gradient_like_the_optimizer(bad):
     close = dict(rtol=1e3 * 2.2e-16, atol=1e3 * 2.2e-16)
     torch.testing.assert_close(W1[1], alone[0], **close)
     torch.testing.assert_close(S1["row_second_moment"][1], alone[2]["row_second_moment"], **close)
+
+
+def test_consume_is_the_same_map_with_the_momentum_as_scratch():
+    # Direction.consume defaults to __call__; Muon's lets the polar engine normalise the
+    # momentum batch in place. Same bits either way; __call__ never touches M.
+    M = torch.randn(3, 24, 8, generator=torch.Generator().manual_seed(0))
+    kept = M.clone()
+    for d in (MuonDirection(method="polar_express", dtype="float32"), NorMuonDirection()):
+        state = {
+            k: v.expand(3, *v.shape) for k, v in d.init_state(24, 8, M.device, M.dtype).items()
+        }
+        U, new = d(M, state)
+        assert torch.equal(M, kept)
+        V, new_consumed = d.consume(M.clone(), state)
+        assert torch.equal(U, V)
+        assert all(torch.equal(new[k], new_consumed[k]) for k in new)

@@ -235,12 +235,15 @@ def test_default_batch_keeps_peak_memory_independent_of_the_number_of_matrices()
     assert peak(8, 2**30) >= few + 6 * one_matrix
 
 
-def test_muon_step_peak_memory_is_within_a_quarter_of_torch_muon():
-    # torch.optim.Muon loops over matrices: the Nesterov momentum in float32 and two
-    # bfloat16 iterates are alive at its peak (2 float32 matrices). polarlab at the same
-    # settings (Jordan's coefficients, 5 bfloat16 steps) holds the float32 momentum,
-    # its float32 normalised copy and the bfloat16 iterate, or the momentum, the last
-    # iterate and the float32 direction: 2.5 matrices, so at most 1.25x.
+def test_muon_step_peak_memory_is_within_a_tenth_of_torch_muon():
+    # torch.optim.Muon loops over matrices: its float32 Nesterov update and the bfloat16
+    # iteration (two iterates and the n x n factors) are alive at its peak. polarlab at
+    # the same settings (Jordan's coefficients, 5 bfloat16 steps) holds the same: its
+    # float32 momentum batch (one matrix: the default batch is the largest matrix), which
+    # the engine normalises in place and into which the direction lands, and the same
+    # bfloat16 iteration. Equal up to small tensors, so at most 1.1x. (Before the batch
+    # was used as scratch, a float32 normalised copy and a float32 direction came on top:
+    # 1.22x on the suite's GPT-like set.)
     shapes = [(512, 128), (128, 512), (128, 128), (128, 128)]
     g = torch.Generator().manual_seed(0)
 
@@ -257,7 +260,7 @@ def test_muon_step_peak_memory_is_within_a_quarter_of_torch_muon():
     peak_theirs, _ = peak_extra_bytes(theirs.step)
     peak_ours, _ = peak_extra_bytes(ours.step)
     assert peak_theirs > 512 * 128 * 4  # the comparison measures something
-    assert peak_ours <= 1.25 * peak_theirs, (peak_ours / MIB, peak_theirs / MIB)
+    assert peak_ours <= 1.1 * peak_theirs, (peak_ours / MIB, peak_theirs / MIB)
 
 
 @pytest.mark.parametrize(

@@ -394,8 +394,18 @@ class PolarOptimizer(torch.optim.Optimizer):
             chunks += [(params[i : i + size], sizes[key]) for i in range(0, len(params), size)]
         # where each direction is computed, and how results travel between processes
         plans = distributed.plan_step(chunks, group.get("distributed"))
+        # One momentum batch per state dtype and device, as large as the largest chunk's,
+        # serves every chunk in turn: the peak is unchanged (chunks run one at a time) and
+        # the memory is touched once per step rather than once per chunk (on CPU every
+        # fresh large buffer costs page faults).
+        need: dict[tuple, int] = {}
         for (params, shape), plan in zip(chunks, plans):
-            self._update_bucket(params, shape, group, direction, plan)
+            lm, ln = shape if plan is None else plan.local_shape
+            key = (rule.state_dtype(params[0].dtype, params[0].device), params[0].device)
+            need[key] = max(need.get(key, 0), len(params) * lm * ln)
+        workspace = {k: torch.empty(v, dtype=k[0], device=k[1]) for k, v in need.items()}
+        for (params, shape), plan in zip(chunks, plans):
+            self._update_bucket(params, shape, group, direction, plan, workspace)
 
     def _state_of(self, p: torch.Tensor, m: int, n: int, direction: Direction) -> dict:
         state = self.state[p]
@@ -413,6 +423,7 @@ class PolarOptimizer(torch.optim.Optimizer):
         group: dict[str, Any],
         direction: Direction,
         plan: distributed.BucketPlan | None = None,
+        workspace: dict[tuple, torch.Tensor] | None = None,
     ) -> None:
         """One batch of same-shape matrices: the rule of :mod:`polarlab.optim.rule`, in place.
 
@@ -428,6 +439,8 @@ class PolarOptimizer(torch.optim.Optimizer):
         With a ``plan`` (:mod:`polarlab.optim.distributed`) the tensors are this
         process's pieces (shards of DTensors), of shape ``plan.local_shape``, and
         the plan computes or receives the directions and agrees on the flags.
+        ``workspace`` maps ``(state dtype, device)`` to a flat buffer the momentum
+        batch may live in (see ``_step_matrices``); without one it is allocated here.
         """
         m, n = shape
         lm, ln = shape if plan is None else plan.local_shape
@@ -441,41 +454,44 @@ class PolarOptimizer(torch.optim.Optimizer):
         def grad(i: int) -> torch.Tensor:  # a view, or a copy if the dtype differs
             return grads[i].reshape(lm, ln).to(sdtype)
 
-        finite = torch.stack([rule.is_finite(g) for g in grads])  # one flag per matrix
-        if group["nonfinite"] == "raise" and plan is not None:
-            finite = plan.agree(finite)  # every rank raises, or none
-        if group["nonfinite"] == "raise" and not bool(finite.all()):  # host sync, by request
-            raise FloatingPointError(
-                f"non-finite gradient in {int((~finite).sum())} of {len(params)} "
-                f"{m}x{n} matrices (nonfinite='raise')"
-            )
-        M = torch.empty((len(params), lm, ln), dtype=sdtype, device=params[0].device)
+        if group["nonfinite"] == "raise":  # checked before anything is computed
+            finite = torch.stack([rule.is_finite(g) for g in grads])  # one flag per matrix
+            if plan is not None:
+                finite = plan.agree(finite)  # every rank raises, or none
+            if not bool(finite.all()):  # host sync, by request
+                raise FloatingPointError(
+                    f"non-finite gradient in {int((~finite).sum())} of {len(params)} "
+                    f"{m}x{n} matrices (nonfinite='raise')"
+                )
+        M = _batch_buffer(workspace, (len(params), lm, ln), sdtype, params[0].device)
         for i in range(len(params)):
             G = grad(i)
             new = rule.momentum_buffer(buffers[i], G, mu, form, out=M[i])
             rule.lookahead(new, G, mu, nesterov, form, out=new)
         del new, G  # views and copies that would keep M alive past the direction
-        # A finite gradient gives a non-finite momentum only by overflow, and then no
-        # direction of polarlab is finite either: such matrices are skipped as well.
-        finite = finite & rule.is_finite(M, dim=(-2, -1))
+        # One check covers the gradient and the momentum: with a finite buffer, M (the
+        # buffer's lerp or sum with G, and its look-ahead) holds NaN or Inf exactly when G
+        # does, or when a finite G overflowed it; no direction of polarlab is finite then
+        # either, so such matrices are skipped as well.
+        finite = rule.is_finite(M, dim=(-2, -1))
         rule.finite_(M)  # no NaN/Inf reaches any kernel (QR, Cholesky); bad results are dropped
         extra = {k: torch.stack([s[k] for s in states]) for k in direction.state_names}
         if plan is None:
-            U, new_extra = direction(M, extra)
+            U, new_extra = direction.consume(M, extra)  # M is this step's own scratch
         else:  # this rank's pieces of the directions, and the flags every rank agrees on
             U, new_extra, finite = plan.directions(direction, M, extra, finite)
-        del M  # the direction's input is not needed past this point
-        U = U.to(sdtype)
-        if not (U.is_contiguous() or U.mT.is_contiguous()):  # e.g. an expanded view
-            U = U.contiguous()
+        # M, the direction's input, is dead from here on; its memory (already touched) is
+        # reused rather than allocating: the direction lands there in the state dtype and
+        # W's layout (one pass for the cast and, for a transposed direction of wide input,
+        # the transpose; elementwise ops across layouts are slow on CPU), and each matrix's
+        # slice then holds its cleaned gradient. Fresh large buffers cost page faults on CPU.
+        U = _landing(U, M, sdtype)
         ok = finite & rule.is_finite(U, dim=(-2, -1))
         lr, scale = group["lr"], rule.lr_scale(group["adjust_lr"], m, n)
         for i, (p, s) in enumerate(zip(weights, states)):
             in_place = p.dtype == sdtype and p.is_contiguous()
             W = p.view(lm, ln) if in_place else p.reshape(lm, ln).to(sdtype, copy=True)
             W_old = W.clone() if group["row_telemetry"] else None
-            # A transposed direction (wide input, iterated on the short side): one copy,
-            # then updates in W's layout (elementwise ops across layouts are slow on CPU).
             Ui = U[i] if U[i].is_contiguous() else U[i].contiguous()
             rule.apply_decoupled_update_(
                 W, Ui, lr, scale, group["weight_decay"], group["cautious_wd"], ok[i]
@@ -485,13 +501,52 @@ class PolarOptimizer(torch.optim.Optimizer):
             if W_old is not None:
                 s["row_update_norm"] = (W - W_old).norm(dim=-1)
             del W, W_old, Ui
-            rule.momentum_buffer_(buffers[i], grad(i), mu, form, ok[i])
+            rule.momentum_buffer_(buffers[i], grad(i), mu, form, ok[i], scratch=M[i])
             s["nonfinite_skips"].add_((~ok[i]).to(torch.int32))
             for k, v in new_extra.items():  # in place when the dtype allows
                 out = s[k] if torch.result_type(v, s[k]) == s[k].dtype else None
                 s[k] = torch.where(ok[i], v[i], s[k], out=out)
         if plan is not None and group["row_telemetry"]:
             plan.row_telemetry(states)  # a sharded matrix's norms: of its whole rows
+
+
+def _batch_buffer(
+    workspace: dict[tuple, torch.Tensor] | None,
+    shape: tuple[int, int, int],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:
+    """An uninitialised ``shape`` tensor: a view of the workspace buffer when it is large
+    enough, else a new one."""
+    flat = (workspace or {}).get((dtype, device))
+    numel = math.prod(shape)
+    if flat is None or flat.numel() < numel:
+        return torch.empty(shape, dtype=dtype, device=device)
+    return flat[:numel].view(shape)
+
+
+def _shares_memory(A: torch.Tensor, B: torch.Tensor) -> bool:
+    """Whether ``A`` and ``B`` are views of one storage (never, as far as a compiled step
+    is concerned: there functionalization gives ``copy_`` its value semantics)."""
+    if torch.compiler.is_compiling():
+        return False
+    return A.untyped_storage().data_ptr() == B.untyped_storage().data_ptr()
+
+
+def _landing(U: torch.Tensor, M: torch.Tensor, sdtype: torch.dtype) -> torch.Tensor:
+    """The directions ``U`` in the state dtype and in ``M``'s (contiguous) layout.
+
+    ``U`` itself when it already is (a fresh result of the direction); otherwise
+    written into ``M`` (same shape, dead after the direction), which costs one pass
+    and no allocation. A ``U`` that is a view of ``M`` is copied out first. Each
+    matrix's slice of ``M`` is afterwards free once its update is applied (the caller
+    uses it as scratch); when ``U`` is ``M`` itself, that is the same slice.
+    """
+    if U.dtype == sdtype and U.is_contiguous():
+        return U
+    if _shares_memory(U, M):  # a direction that returned (a view of) its input
+        U = U.clone()
+    return M.copy_(U)
 
 
 def _work_bytes(m: int, n: int, dtype: torch.dtype, device: torch.device) -> int:

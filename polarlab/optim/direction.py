@@ -115,6 +115,16 @@ class Direction:
         """Map momenta ``M`` (..., m, n) and state to directions ``U`` and new state."""
         raise NotImplementedError
 
+    def consume(
+        self, M: torch.Tensor, state: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The same map, free to use ``M`` as scratch (its values are lost).
+
+        The optimizer's step calls this on the momentum batch it owns, so that a
+        direction can save a full-size temporary; the default is ``self(M, state)``.
+        """
+        return self(M, state)
+
     def __repr__(self) -> str:
         values = ", ".join(f"{o.name}={getattr(self, o.name)!r}" for o in self.options)
         return f"{type(self).__name__}({values})"

@@ -52,6 +52,11 @@ def polar_direction(M: torch.Tensor, method: str | PolarSolver, **options: Any) 
 class MuonDirection(PolarDirection):
     """Muon's direction ``U = polar(M)`` by the resolved polar method.
 
+    ``U`` is returned as the method computes it: in its compute dtype and, for wide
+    ``M``, as the transposed view of the short-side result. The update rule casts it
+    once into the state dtype and ``M``'s layout (one pass, no new buffer in the
+    optimizer's step), so no intermediate copy is made here.
+
     Examples
     --------
     >>> d = MuonDirection(method="polar_express", schedule="jordan", steps=5)
@@ -63,7 +68,10 @@ class MuonDirection(PolarDirection):
     """
 
     def __call__(self, M, state):
-        return polar_direction(M, self.solver), {}
+        return self.solver.apply(M)[0], {}
+
+    def consume(self, M, state):
+        return self.solver.apply(M, overwrite=True)[0], {}
 
 
 class Muon(PolarOptimizer):

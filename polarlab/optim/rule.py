@@ -191,24 +191,37 @@ def gate(ok: torch.Tensor | None, value, other: float, like: torch.Tensor):
     return torch.where(ok, value, other)
 
 
-def finite_(X: torch.Tensor, *, in_place: bool = True) -> torch.Tensor:
+def finite_(
+    X: torch.Tensor, *, in_place: bool = True, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``X`` with NaN and +-Inf replaced by 0 (finite entries are kept exactly).
 
-    In place, or in a new tensor with ``in_place=False`` (one pass either way).
+    In place; with ``out``, written there (``X`` unchanged); with ``in_place=False``, in a
+    new tensor. One pass in each case.
     """
+    if out is not None:
+        return torch.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0, out=out)
     fn = torch.nan_to_num_ if in_place else torch.nan_to_num
     return fn(X, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def momentum_buffer_(
-    buf: torch.Tensor, G: torch.Tensor, momentum: float, form: str, ok: torch.Tensor | None
+    buf: torch.Tensor,
+    G: torch.Tensor,
+    momentum: float,
+    form: str,
+    ok: torch.Tensor | None,
+    *,
+    scratch: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """In place: ``buf`` becomes :func:`momentum_buffer` where ``ok``; elsewhere it is kept.
 
     The same operations in the same order as :func:`momentum_buffer` where
     ``ok`` (a bool tensor broadcastable against ``buf``); elsewhere the factors
     are 1 and 0, so ``buf`` keeps its value, whatever ``G`` holds there (NaN
-    and Inf included). ``G`` is not modified.
+    and Inf included). ``G`` is not modified; its finite copy goes into
+    ``scratch`` (a tensor of ``buf``'s shape and dtype, overwritten) when given,
+    else into a new tensor.
 
     Examples
     --------
@@ -216,8 +229,8 @@ def momentum_buffer_(
     >>> momentum_buffer_(B, G, 0.5, "ema", ok=torch.tensor([[True], [False]])).tolist()
     [[1.0, 2.0], [1.0, 1.0]]
     """
-    if ok is not None:
-        G = finite_(G, in_place=False)  # finite, so that a factor 0 gives 0
+    if ok is not None:  # finite, so that a factor 0 gives 0
+        G = finite_(G, in_place=False) if scratch is None else finite_(G, out=scratch)
     if form == "ema":
         return buf.lerp_(G, gate(ok, 1.0 - momentum, 0.0, buf))
     if form == "sum":

@@ -141,15 +141,19 @@ class PolarSolver:
             opts["dtype"] = compute_dtype(opts["dtype"], device, role=self.role)
         return opts
 
-    def apply(self, X: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def apply(self, X: torch.Tensor, *, overwrite: bool = False) -> tuple[torch.Tensor, dict]:
         """``(polar(X), info)`` of a validated work tensor of any orientation.
 
         Parameters
         ----------
         X : torch.Tensor, shape (..., m, n)
-            Read only. Wide input is transposed so the method runs on the short
-            side, and the result transposed back; empty input gives an empty
-            result.
+            Read only, unless ``overwrite``. Wide input is transposed so the method
+            runs on the short side, and the result transposed back; empty input
+            gives an empty result.
+        overwrite : bool
+            ``X`` is the caller's scratch: a method with a ``solve_in_place``
+            (the Newton-Schulz engine) may use its memory and leave it changed,
+            saving a full-size temporary. The result is the same, bit for bit.
 
         Returns
         -------
@@ -161,7 +165,8 @@ class PolarSolver:
         if T.numel() == 0:
             U, info = T.clone(), {}
         else:
-            U, info = self.method.solve(T, **self._solve_options(T.device))
+            in_place = self.method.solve_in_place if overwrite else None
+            U, info = (in_place or self.method.solve)(T, **self._solve_options(T.device))
         return (U.mT if wide else U), info
 
     # --- the checked front door -----------------------------------------------------

@@ -39,7 +39,7 @@ import torch
 
 from polarlab import schedules
 from polarlab._arrays import compute_dtype, resolve_dtype
-from polarlab.linalg import max_abs_scale
+from polarlab.linalg import max_abs_scale, pow2_scale
 from polarlab.polar.registry import register
 
 __all__ = ["ARRANGEMENTS", "NORMALIZATIONS", "newton_schulz"]
@@ -100,6 +100,7 @@ def normalize(
     schedule: schedules.Schedule,
     normalization: str,
     dtype: torch.dtype,
+    overwrite: bool = False,
 ) -> Normalized:
     r"""Scale a batch of tall matrices into the schedule's design interval.
 
@@ -133,11 +134,15 @@ def normalize(
     Parameters
     ----------
     X : torch.Tensor, shape (B, m, n), m >= n
-        Work tensor (read only).
+        Work tensor; read only unless ``overwrite``.
     schedule : Schedule
     normalization : {"frobenius", "schatten8", "one_inf"}
     dtype : torch.dtype
         Compute dtype of the result.
+    overwrite : bool
+        ``X`` is scratch: the Frobenius and one-inf scalings divide it in place
+        (same operations, same bits) instead of allocating a full-size copy, and
+        ``X_0`` may be ``X`` itself. Ignored under autograd.
 
     Returns
     -------
@@ -155,7 +160,11 @@ def normalize(
     # in float64). In units of a the schedule's eps is eps / a, capped at EPS_CAP c s (see
     # the constant); a zero slice stays zero.
     scalar = torch.float64 if dtype == torch.float64 else torch.float32
-    G, a = max_abs_scale(X)
+    if overwrite and normalization != "schatten8" and X.dtype == scalar and not X.requires_grad:
+        G, a = X, pow2_scale(X)
+        G.div_(a)  # exact, as max_abs_scale's X / a
+    else:
+        G, a = max_abs_scale(X)
     G, a = G.to(scalar), a.to(scalar)
     c, eps = schedule.input_factor, schedule.eps
     if normalization in ("frobenius", "one_inf"):
@@ -217,8 +226,22 @@ def polynomial_step(
     else:
         P = torch.add(gram_sq * c, A, alpha=b)
     if arrangement == "published":
-        return a * X + torch.bmm(X, P)  # as the listing: a X and X B rounded, then added
+        return a * X + times(X, P)  # as the listing: a X and X B rounded, then added
     P.diagonal(dim1=-2, dim2=-1).add_(a)  # P is a fresh n x n tensor: + a I
+    return times(X, P)
+
+
+def times(X: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    """``X P`` for a batch ``(B, m, n)`` times ``(B, n, n)``, in ``X``'s layout.
+
+    A tall ``X`` that is the transposed view of a wide matrix (the orientation
+    :meth:`~polarlab.polar.PolarSolver.apply` gives wide input) gets the product as
+    ``(P^T X^T)^T``, the same sums written in the wide matrix's row-major order: the
+    iterates, and the result handed back transposed, stay contiguous in the caller's
+    layout, so nothing downstream needs a transposing copy (slow on CPU).
+    """
+    if X.mT.is_contiguous() and not X.is_contiguous():
+        return torch.bmm(P.mT, X.mT).mT
     return torch.bmm(X, P)
 
 
@@ -234,15 +257,18 @@ def tall_run(
     dtype: torch.dtype | str | None,
     normalization: str,
     arrangement: str = "fused",
+    overwrite: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Yield ``X_0, X_1, ..., X_k`` of one run on tall ``X`` (..., m, n), m >= n.
 
     Generators run lazily, so callers validate the arguments first (see
-    :func:`iterates_newton_schulz`).
+    :func:`iterates_newton_schulz`). ``overwrite``: ``X`` is scratch (see
+    :func:`normalize`).
     """
     sched = schedules.get(schedule)
     rows = sched.rows(steps)
-    Xk, A, A2 = normalize(batch_view(X), sched, normalization, compute_dtype(dtype, X.device))
+    cd = compute_dtype(dtype, X.device)
+    Xk, A, A2 = normalize(batch_view(X), sched, normalization, cd, overwrite)
     yield Xk.reshape(X.shape)
     for row in rows:
         Xk = polynomial_step(Xk, row, A, A2, arrangement)
@@ -257,12 +283,13 @@ def tall_solve(
     dtype: torch.dtype | str | None,
     normalization: str,
     arrangement: str = "fused",
+    overwrite: bool = False,
 ) -> tuple[torch.Tensor, dict]:
     """Run the whole schedule on tall ``X``; returns ``(X_k, info)``."""
     sched = schedules.get(schedule)
     k = len(sched.rows(steps))
     cd = compute_dtype(dtype, X.device)
-    run = tall_run(X, sched, steps, cd, normalization, arrangement)
+    run = tall_run(X, sched, steps, cd, normalization, arrangement, overwrite)
     Xk = deque(run, maxlen=1)[0]  # the last iterate
     return Xk, {"schedule": sched.name, "steps": k, "dtype": dtype_name(cd)}
 
@@ -407,6 +434,23 @@ def solve_newton_schulz(
     return tall_solve(X, schedule, steps, dtype, normalization, arrangement)
 
 
+def solve_newton_schulz_in_place(
+    X: torch.Tensor,
+    *,
+    schedule: str | schedules.Schedule = "polar_express",
+    steps: int | None = None,
+    dtype: torch.dtype | str | None = None,
+    normalization: str = "frobenius",
+    arrangement: str = "fused",
+) -> tuple[torch.Tensor, dict]:
+    """Registry ``solve_in_place``: :func:`solve_newton_schulz`, with ``X`` as scratch.
+
+    The same result, bit for bit; ``X``'s values are lost (the normalisation divides it
+    in place when it is in the scalar dtype, instead of allocating a full-size copy).
+    """
+    return tall_solve(X, schedule, steps, dtype, normalization, arrangement, overwrite=True)
+
+
 def iterates_newton_schulz(
     X: torch.Tensor,
     steps: int,
@@ -465,6 +509,7 @@ register(
     solve_newton_schulz,
     "odd-polynomial Newton-Schulz iteration driven by any coefficient schedule",
     iterates=iterates_newton_schulz,
+    solve_in_place=solve_newton_schulz_in_place,
     check=check_options,
     option_checks={"arrangement": check_arrangement},
 )
@@ -474,6 +519,7 @@ register(
     solve_newton_schulz,
     "Newton-Schulz with the Polar Express schedule by default (arXiv 2505.16932)",
     iterates=iterates_newton_schulz,
+    solve_in_place=solve_newton_schulz_in_place,
     defaults={"schedule": "polar_express"},
     check=check_options,
     option_checks={"arrangement": check_arrangement},

@@ -111,6 +111,10 @@ class PolarMethod:
     option_checks : mapping
         ``name -> check(name, value)`` for single options, applied (with
         ``OPTION_CHECKS`` for the shared names) before :attr:`check`.
+    solve_in_place : callable or None
+        ``solve`` with the same options and the same result, free to use ``X`` as
+        scratch (its values are lost), saving a full-size temporary; ``None``: the
+        method has none (callers that own their input then use :attr:`solve`).
 
     Examples
     --------
@@ -128,6 +132,7 @@ class PolarMethod:
     defaults: Mapping = field(default_factory=dict, compare=False)  # the name identifies
     check: Check | None = None
     option_checks: Mapping[str, OptionCheck] = field(default_factory=dict, compare=False)
+    solve_in_place: Solve | None = field(default=None, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
@@ -189,6 +194,7 @@ def register(
     defaults: Mapping | None = None,
     check: Check | None = None,
     option_checks: Mapping[str, OptionCheck] | None = None,
+    solve_in_place: Solve | None = None,
 ) -> PolarMethod:
     """Register a polar method under ``name`` and return its record.
 
@@ -205,7 +211,15 @@ def register(
     ValueError: polar method 'svd' is already registered
     """
     method = PolarMethod(
-        name, solve, summary, iterates, exact, defaults or {}, check, option_checks or {}
+        name,
+        solve,
+        summary,
+        iterates,
+        exact,
+        defaults or {},
+        check,
+        option_checks or {},
+        solve_in_place,
     )
     return _REGISTRY.add(name, method)
 

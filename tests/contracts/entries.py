@@ -474,6 +474,19 @@ def _optional_kernels() -> list[Entry]:
                 **kernel,
             )
         )
+    if hasattr(linalg, "pow2_scale"):
+        out.append(
+            Entry(
+                "linalg.pow2_scale",
+                "polarlab.linalg.pow2_scale",
+                lambda X: X / linalg.pow2_scale(X),  # the scaled matrix, against numpy's
+                reference=_power_of_two_scaled,
+                compute="scaling",
+                degree=0,
+                dtypes=("float64", "float32"),
+                **kernel,
+            )
+        )
     return out
 
 
