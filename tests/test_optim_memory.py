@@ -219,20 +219,40 @@ def test_state_is_updated_in_place_and_a_step_leaves_no_allocation_behind():
 
 
 def test_default_batch_keeps_peak_memory_independent_of_the_number_of_matrices():
-    # With batch_bytes=None a batch holds at most the group's largest matrix; all
-    # matrices here have one shape, so a batch is one matrix and the peak of a step
-    # must not grow with their number. A whole-bucket batch must grow with it (b
-    # stacked momenta at least), which shows that the bound is what holds it down.
+    # With batch_bytes=None a batch holds at most the group's largest matrix (here
+    # 512 x 256 float32: 1.25 MiB of work, over the MIN_BATCH_BYTES floor); all matrices
+    # have one shape, so a batch is one matrix and the peak of a step must not grow with
+    # their number. A whole-bucket batch must grow with it (b stacked momenta at least),
+    # which shows that the bound is what holds it down.
     def peak(count, batch_bytes):
-        params = _tall_params(count)
+        params = _tall_params(count, m=512, n=256)
         opt = Muon([{"params": params, "batch_bytes": batch_bytes}], **NS)
         opt.step()
         return peak_extra_bytes(opt.step)[0]
 
-    one_matrix = 256 * 64 * 4
-    few, many = peak(2, None), peak(8, None)
+    one_matrix = 512 * 256 * 4
+    few, many = peak(2, None), peak(6, None)
     assert many <= few + 1024  # a few per-matrix flags, not another matrix
-    assert peak(8, 2**30) >= few + 6 * one_matrix
+    assert peak(6, 2**30) >= few + 4 * one_matrix
+
+
+@pytest.mark.parametrize(("shape", "per_batch"), [((16, 16), 40), ((64, 16), 40), ((512, 512), 1)])
+def test_small_matrices_share_a_default_batch_up_to_the_floor(shape, per_batch, monkeypatch):
+    # MIN_BATCH_BYTES = 1 MiB: 40 matrices of 16 x 16 or 64 x 16 (2 and 5 KiB of work
+    # each) go in one batch; a 512 x 512 float32 matrix (2 MiB of work) is a batch alone.
+    from polarlab.optim import base
+
+    assert base.MIN_BATCH_BYTES == 2**20
+    sizes = []
+    original = base.PolarOptimizer._update_bucket
+    monkeypatch.setattr(
+        base.PolarOptimizer,
+        "_update_bucket",
+        lambda self, params, *a, **k: (sizes.append(len(params)), original(self, params, *a, **k)),
+    )
+    params = _tall_params(40 if per_batch > 1 else 3, *shape)
+    Muon(params, **NS).step()
+    assert sizes == ([40] if per_batch > 1 else [1, 1, 1])
 
 
 def test_muon_step_peak_memory_is_within_a_tenth_of_torch_muon():
