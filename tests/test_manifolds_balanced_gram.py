@@ -23,6 +23,7 @@ from polarlab.manifolds.balanced_gram import (
     _symmetric_product,
     aurora_flops,
     choose_engine,
+    gram_polar,
     gram_restarts,
 )
 from polarlab.metrics import orthogonality_defect, row_norm_deviation, row_norm_ratio
@@ -110,6 +111,20 @@ def test_muoneq_r_engines_agree_and_short_side_input_is_plain():
     )
     for H in (G.mT, G[:16]):  # wide, square: the plain polar factor, bit for bit
         assert torch.equal(muoneq_r(H, pe, engine="gram"), muoneq_r(H, pe, engine="plain"))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+@pytest.mark.parametrize("steps", [0, 5])
+def test_gram_polar_in_place_gives_the_same_bits_and_leaves_the_default_input_alone(dtype, steps):
+    # overwrite=True only lets the normalisation divide X in place (the same operations,
+    # so torch.equal); without it X is read only. Aurora's projection passes its own
+    # temporaries D G this way.
+    solver = resolve("polar_express", steps=steps, dtype=dtype)
+    X = torch.randn(2, 96, 24, generator=torch.Generator().manual_seed(3)) * 1e-3
+    kept = X.clone()
+    U = gram_polar(X, solver)
+    assert torch.equal(X, kept)
+    assert torch.equal(gram_polar(X.clone(), solver, overwrite=True), U)
 
 
 def test_empty_and_zero_input():

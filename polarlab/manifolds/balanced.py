@@ -72,7 +72,7 @@ def _aurora_preconditioned(
     """
     m, n = G.shape[-2:]
     tau = n / m
-    polar = polar_map(engine, solver)
+    polar = polar_map(engine, solver, overwrite=True)  # each d G below is a fresh temporary
     g_norm = torch.linalg.vector_norm(G, dim=-1, keepdim=True)
     d = 1.0 / g_norm.clamp(min=eps)
     for k in range(iters):
@@ -306,4 +306,4 @@ def muoneq_r(
     m, n = X.shape[-2:]
     tall = m > n and X.numel() > 0
     engine = choose_engine(engine, "preconditioned", solver, m, n, 1, X.device) if tall else "plain"
-    return to_caller(polar_map(engine, solver)(X), kind)
+    return to_caller(polar_map(engine, solver, overwrite=True)(X), kind)  # X is ours

@@ -189,7 +189,7 @@ def gram_restarts(solver: PolarSolver, dtype: torch.dtype) -> frozenset[int]:
     return frozenset()
 
 
-def gram_polar(X: torch.Tensor, solver: PolarSolver) -> torch.Tensor:
+def gram_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool = False) -> torch.Tensor:
     r"""``polar(X)`` by a polynomial solver's schedule, run on the Gram matrix ``X^T X``.
 
     ``X_0 = X / (c s + eps)`` as the solver normalises, then Gram Newton-Schulz with
@@ -199,9 +199,12 @@ def gram_polar(X: torch.Tensor, solver: PolarSolver) -> torch.Tensor:
     Parameters
     ----------
     X : torch.Tensor, shape (..., m, n), m > n
-        Work tensor (read only).
+        Work tensor; read only unless ``overwrite``.
     solver : PolarSolver
         A ``newton_schulz``, ``polar_express`` or ``gram_newton_schulz`` solver.
+    overwrite : bool
+        ``X`` is the caller's scratch: the normalisation divides it in place instead
+        of allocating a full-size copy (the same bits).
 
     Returns
     -------
@@ -220,7 +223,7 @@ def gram_polar(X: torch.Tensor, solver: PolarSolver) -> torch.Tensor:
     schedule, steps, normalization = opts["schedule"], opts["steps"], opts["normalization"]
     work = batch_view(X)
     if not schedule.rows(steps):  # zero steps: the normalised input, as the plain engine
-        return normalize(work, schedule, normalization, dtype).X.reshape(X.shape)
+        return normalize(work, schedule, normalization, dtype, overwrite).X.reshape(X.shape)
     restarts = gram_restarts(solver, dtype)
     run = _gram_run(
         work,
@@ -231,19 +234,23 @@ def gram_polar(X: torch.Tensor, solver: PolarSolver) -> torch.Tensor:
         normalization,
         gram=_symmetric_gram,
         product=_symmetric_product,
+        overwrite=overwrite,
     )
     Xr, Q = deque(run, maxlen=1)[0]
     return torch.bmm(Xr, Q).reshape(X.shape)
 
 
-def _plain_polar(X: torch.Tensor, solver: PolarSolver) -> torch.Tensor:
-    return solver.apply(X)[0]
+def _plain_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool) -> torch.Tensor:
+    return solver.apply(X, overwrite=overwrite)[0]
 
 
-def polar_map(engine: str, solver: PolarSolver):
+def polar_map(engine: str, solver: PolarSolver, *, overwrite: bool = False):
     """``X -> polar(X)`` on tall work tensors by the engine ``"plain"`` (``solver.apply``)
-    or ``"gram"`` (:func:`gram_polar`)."""
-    return partial(gram_polar if engine == "gram" else _plain_polar, solver=solver)
+    or ``"gram"`` (:func:`gram_polar`). ``overwrite``: the map may use each ``X`` it
+    is given as scratch (for callers that pass their own temporaries)."""
+    return partial(
+        gram_polar if engine == "gram" else _plain_polar, solver=solver, overwrite=overwrite
+    )
 
 
 # --- which engine ----------------------------------------------------------------------------

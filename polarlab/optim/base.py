@@ -430,9 +430,12 @@ class PolarOptimizer(torch.optim.Optimizer):
         """One batch of same-shape matrices: the rule of :mod:`polarlab.optim.rule`, in place.
 
         Peak extra memory: the stacked momenta ``M`` (b, m, n) and what the
-        direction allocates while ``M`` is alive, then the directions ``U``
-        (updated in place) plus one matrix at a time. Weights, momentum buffers and
-        direction state are written in place, each with the result the
+        direction allocates while ``M`` is alive (it may use ``M`` as scratch:
+        :meth:`Direction.consume`); the directions then land in ``M`` in the state
+        dtype, and each slice of ``M`` holds its matrix's cleaned gradient once its
+        weight is updated (``docs/design/optimizers.md``, "Memory of a step").
+        Weights, momentum buffers and direction state are written in place, each
+        with the result the
         out-of-place rule gives (same operations, same order); a matrix whose
         gradient, momentum or direction is not finite keeps all of them (factors 1
         and 0 chosen on device flags: no host synchronisation, and no

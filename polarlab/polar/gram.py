@@ -85,6 +85,7 @@ def _gram_run(
     *,
     gram=dense_gram,
     product=dense_product,
+    overwrite: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(X_r, Q_t)`` after each step ``t``, with iterate ``X_t = X_r Q_t``.
 
@@ -93,10 +94,11 @@ def _gram_run(
     and ``product`` compute ``X^T X`` and the ``n x n`` products (every one of them
     is a product of commuting symmetric matrices, so a caller may pass kernels
     that compute only half of each; the defaults are plain batched products).
+    ``overwrite``: ``X`` is the caller's scratch (see ``polynomial.normalize``).
     """
     rows = sched.rows(steps)
     T = len(rows)
-    Xr, R, R2 = normalize(X, sched, normalization, dtype)
+    Xr, R, R2 = normalize(X, sched, normalization, dtype, overwrite)
     if R is None:
         R = gram(Xr)
     eye = torch.eye(X.shape[-1], dtype=dtype, device=X.device)

@@ -443,7 +443,7 @@ def solve_newton_schulz_in_place(
     normalization: str = "frobenius",
     arrangement: str = "fused",
 ) -> tuple[torch.Tensor, dict]:
-    """Registry ``solve_in_place``: :func:`solve_newton_schulz`, with ``X`` as scratch.
+    """Registry ``solve_in_place``: ``solve_newton_schulz``, with ``X`` as scratch.
 
     The same result, bit for bit; ``X``'s values are lost (the normalisation divides it
     in place when it is in the scalar dtype, instead of allocating a full-size copy).
