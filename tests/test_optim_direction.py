@@ -14,7 +14,7 @@ from polarlab.manifolds import project_balanced_stiefel, riemannian_balanced_sti
 from polarlab.optim import Aurora, Muon, MuonDirection, NorMuon, UNorMuon
 from polarlab.optim.aurora import AuroraDirection, aurora_direction
 from polarlab.optim.functional import update
-from polarlab.optim.normuon import NorMuonDirection
+from polarlab.optim.normuon import NorMuonDirection, UNorMuonDirection
 from polarlab.polar import polar, resolve
 
 
@@ -215,11 +215,17 @@ def test_functional_update_skips_a_non_finite_gradient_like_the_optimizer(bad):
 
 
 def test_consume_is_the_same_map_with_the_momentum_as_scratch():
-    # Direction.consume defaults to __call__; Muon's lets the polar engine normalise the
-    # momentum batch in place. Same bits either way; __call__ never touches M.
+    # Direction.consume defaults to __call__; Muon's and NorMuon's let the polar engine
+    # normalise the momentum batch in place (NorMuon's also lands the polar factor there).
+    # Same bits either way; __call__ never touches M.
     M = torch.randn(3, 24, 8, generator=torch.Generator().manual_seed(0))
     kept = M.clone()
-    for d in (MuonDirection(method="polar_express", dtype="float32"), NorMuonDirection()):
+    directions = (
+        MuonDirection(method="polar_express", dtype="float32"),
+        NorMuonDirection(method="polar_express", dtype="bfloat16"),
+        UNorMuonDirection(),
+    )
+    for d in directions:
         state = {
             k: v.expand(3, *v.shape) for k, v in d.init_state(24, 8, M.device, M.dtype).items()
         }

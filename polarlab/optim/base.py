@@ -490,7 +490,7 @@ class PolarOptimizer(torch.optim.Optimizer):
         # W's layout (one pass for the cast and, for a transposed direction of wide input,
         # the transpose; elementwise ops across layouts are slow on CPU), and each matrix's
         # slice then holds its cleaned gradient. Fresh large buffers cost page faults on CPU.
-        U = _landing(U, M, sdtype)
+        U = rule.land(U, M)
         ok = finite & rule.is_finite(U, dim=(-2, -1))
         lr, scale = group["lr"], rule.lr_scale(group["adjust_lr"], m, n)
         for i, (p, s) in enumerate(zip(weights, states)):
@@ -537,30 +537,6 @@ def _batch_buffer(
     if flat is None or flat.numel() < numel:
         return torch.empty(shape, dtype=dtype, device=device)
     return flat[:numel].view(shape)
-
-
-def _shares_memory(A: torch.Tensor, B: torch.Tensor) -> bool:
-    """Whether ``A`` and ``B`` are views of one storage (never, as far as a compiled step
-    is concerned: there functionalization gives ``copy_`` its value semantics)."""
-    if torch.compiler.is_compiling():
-        return False
-    return A.untyped_storage().data_ptr() == B.untyped_storage().data_ptr()
-
-
-def _landing(U: torch.Tensor, M: torch.Tensor, sdtype: torch.dtype) -> torch.Tensor:
-    """The directions ``U`` in the state dtype and in ``M``'s (contiguous) layout.
-
-    ``U`` itself when it already is (a fresh result of the direction); otherwise
-    written into ``M`` (same shape, dead after the direction), which costs one pass
-    and no allocation. A ``U`` that is a view of ``M`` is copied out first. Each
-    matrix's slice of ``M`` is afterwards free once its update is applied (the caller
-    uses it as scratch); when ``U`` is ``M`` itself, that is the same slice.
-    """
-    if U.dtype == sdtype and U.is_contiguous():
-        return U
-    if _shares_memory(U, M):  # a direction that returned (a view of) its input
-        U = U.clone()
-    return M.copy_(U)
 
 
 def _work_bytes(m: int, n: int, dtype: torch.dtype, device: torch.device) -> int:

@@ -19,6 +19,7 @@ import torch
 
 from polarlab._arrays import as_work, compute_dtype, meta_result, to_caller
 from polarlab.linalg import max_abs_scale, safe_norm
+from polarlab.optim import rule
 from polarlab.optim.base import PolarOptimizer
 from polarlab.optim.direction import POLAR_OPTIONS, PolarDirection
 from polarlab.optim.muon import polar_direction
@@ -101,13 +102,17 @@ def _row_normalize(U, v, beta2: float, eps: float, check_finite: bool, uniform: 
     # eps in units of ||U||_F / sqrt(n): eps itself for a polar factor (||U||_F = sqrt(n))
     d = root_v + (a * (norm_Y * (eps / math.sqrt(n))))[..., 0]
     ratio = (d / d.amax(-1, keepdim=True).clamp_min(tiny)).clamp_min(tiny)  # 0 only if U_i = 0
-    W = Y / ratio.unsqueeze(-1)  # U_i / d_i up to a common factor
-    norm_W = safe_norm(W, keepdim=True)
-    W = W / torch.where(norm_W > 0, norm_W, 1.0)  # unit Frobenius norm (a zero W stays zero)
+    # Y is this function's own (U / a): without autograd the rest runs on it in place (the
+    # same operations, so the same values), with it on new tensors (Y is saved for norm_Y).
+    inplace = not Y.requires_grad
+    W = Y.div_(ratio.unsqueeze(-1)) if inplace else Y / ratio.unsqueeze(-1)  # U_i / d_i, up to
+    norm_W = safe_norm(W, keepdim=True)  # a common factor
+    norm_W = torch.where(norm_W > 0, norm_W, 1.0)  # unit Frobenius norm (zero W stays zero)
+    W = W.div_(norm_W) if inplace else W / norm_W
     if uniform:  # the Frobenius norm of an exact polar factor
-        W = W * math.sqrt(n)
+        W = W.mul_(math.sqrt(n)) if inplace else W * math.sqrt(n)
     else:  # ||U||_F = a ||Y||_F, applied in two factors (no overflow before the end)
-        W = W * norm_Y * a
+        W = W.mul_(norm_Y).mul_(a) if inplace else W * norm_Y * a
     v_new = root_v.square()
     return to_caller(W, kind), to_caller(v_new, kind, v_new.dtype)
 
@@ -249,8 +254,12 @@ def normuon_direction(
     >>> bool(torch.allclose(U.square().sum(1), torch.full((8,), 2 / 8, dtype=torch.float64)))
     True
     """
-    O = polar_direction(M, method, **polar_opts)
-    m, n = M.shape[-2:]
+    return _normalized(polar_direction(M, method, **polar_opts), v, beta2, uniform)
+
+
+def _normalized(O: torch.Tensor, v: torch.Tensor, beta2: float, uniform: bool):
+    """NorMuon's (or, ``uniform``, U-NorMuon's) row normalisation of a polar factor."""
+    m, n = O.shape[-2:]
     normalize = u_normuon_normalize if uniform and m >= n else normuon_normalize
     return normalize(O, v, beta2=beta2, check_finite=False)
 
@@ -277,6 +286,13 @@ class NorMuonDirection(PolarDirection):
             uniform=self.uniform,
             method=self.solver,
         )
+        return U, {"row_second_moment": v}
+
+    def consume(self, M, state):
+        # The engine may normalise M in place; the polar factor then lands in M, in M's
+        # dtype (rule.land), before the row normalisation: no float32 copy of either.
+        O = rule.land(self.solver.apply(M, overwrite=True)[0], M)
+        U, v = _normalized(O, state["row_second_moment"], self.beta2, self.uniform)
         return U, {"row_second_moment": v}
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "finite_",
     "gate",
     "is_finite",
+    "land",
     "lookahead",
     "lr_scale",
     "matrix_update",
@@ -203,6 +204,37 @@ def finite_(
         return torch.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0, out=out)
     fn = torch.nan_to_num_ if in_place else torch.nan_to_num
     return fn(X, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def land(U: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+    """``U`` in ``M``'s dtype and (contiguous) layout, written into ``M`` when it is not.
+
+    ``M`` is dead scratch of ``U``'s shape (the momentum batch after the direction
+    has used it): landing there costs one pass (the cast and, for a transposed
+    ``U``, the transpose) and no allocation. ``U`` itself is returned when it
+    already has that dtype and layout; a ``U`` that is a view of ``M`` is copied
+    out first.
+
+    Examples
+    --------
+    >>> M = torch.zeros(2, 3)
+    >>> U = land(torch.ones(3, 2, dtype=torch.bfloat16).mT, M)
+    >>> U is M, U.dtype, U.tolist()
+    (True, torch.float32, [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    """
+    if U.dtype == M.dtype and U.is_contiguous():
+        return U
+    if _shares_memory(U, M):  # e.g. a direction that returned a view of its input
+        U = U.clone()
+    return M.copy_(U)
+
+
+def _shares_memory(A: torch.Tensor, B: torch.Tensor) -> bool:
+    """Whether ``A`` and ``B`` are views of one storage (never, as far as a compiled step
+    is concerned: there functionalization gives ``copy_`` its value semantics)."""
+    if torch.compiler.is_compiling():
+        return False
+    return A.untyped_storage().data_ptr() == B.untyped_storage().data_ptr()
 
 
 def momentum_buffer_(
