@@ -63,8 +63,11 @@ def test_polar_section(quick):
         assert r["vs_svd"]["den"] == "torch.linalg.svd"
         if r["dtype"] == "float64":
             assert r["vs_floor"] is None  # a factorization has no matmul floor
+            assert r["call_vs_floor"] is None
         else:
             _check_ratio(r["vs_floor"])
+            _check_ratio(r["call_vs_floor"])
+            assert r["vs_floor"]["num"].endswith(" engine")  # the engine, not the public call
             assert r["gemms"] > 0 and r["gflop_per_s"] > 0
     gram = polar["gram"]
     assert gram["peer"]["package"] == "gram-newton-schulz"

@@ -419,6 +419,8 @@ def newton_schulz(
 
 def solve_newton_schulz(
     X: torch.Tensor,
+    overwrite: bool = False,
+    /,
     *,
     schedule: str | schedules.Schedule = "polar_express",
     steps: int | None = None,
@@ -429,26 +431,20 @@ def solve_newton_schulz(
     """Registry ``solve`` for ``"newton_schulz"``: :func:`newton_schulz` on tall ``X``.
 
     Returns the iterate in the compute dtype and
-    ``info = {"schedule": name, "steps": k, "dtype": name}``.
+    ``info = {"schedule": name, "steps": k, "dtype": name}``. ``overwrite``
+    (positional, so not a method option): ``X`` is scratch, as in
+    ``solve_newton_schulz_in_place``.
     """
-    return tall_solve(X, schedule, steps, dtype, normalization, arrangement)
+    return tall_solve(X, schedule, steps, dtype, normalization, arrangement, overwrite)
 
 
-def solve_newton_schulz_in_place(
-    X: torch.Tensor,
-    *,
-    schedule: str | schedules.Schedule = "polar_express",
-    steps: int | None = None,
-    dtype: torch.dtype | str | None = None,
-    normalization: str = "frobenius",
-    arrangement: str = "fused",
-) -> tuple[torch.Tensor, dict]:
-    """Registry ``solve_in_place``: ``solve_newton_schulz``, with ``X`` as scratch.
+def solve_newton_schulz_in_place(X: torch.Tensor, **options) -> tuple[torch.Tensor, dict]:
+    """Registry ``solve_in_place``: ``solve_newton_schulz`` with ``X`` as scratch.
 
     The same result, bit for bit; ``X``'s values are lost (the normalisation divides it
     in place when it is in the scalar dtype, instead of allocating a full-size copy).
     """
-    return tall_solve(X, schedule, steps, dtype, normalization, arrangement, overwrite=True)
+    return solve_newton_schulz(X, True, **options)
 
 
 def iterates_newton_schulz(
