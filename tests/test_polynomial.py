@@ -322,3 +322,25 @@ def test_compiles_without_graph_breaks():
     )
     expected = newton_schulz(G, "polar_express", dtype="bfloat16", normalization="schatten8")
     assert torch.equal(f(G), expected)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.randn(768, 3072).mT,  # the orientation apply() gives wide input
+        lambda: torch.randn(1, 768, 3072).mT,
+        lambda: torch.randn(1, 1, 40, 12),
+        lambda: torch.randn(12, 40)[None].mT,
+    ],
+)
+def test_batch_view_of_one_matrix_has_the_canonical_batch_stride(make):
+    # reshape gives a batch of one the batch stride m for a transposed layout; CPU bmm
+    # then copies its operands. batch_view sets m n (never used to address memory) and
+    # stays a view of the same elements.
+    X = make()
+    m, n = X.shape[-2:]
+    Y = polynomial.batch_view(X)
+    assert Y.shape == (1, m, n) and Y.stride(0) == m * n
+    assert Y.data_ptr() == X.data_ptr() and torch.equal(Y[0], X.reshape(m, n))
+    Z = polynomial.batch_view(torch.randn(3, 5, 4).mT)  # a real batch keeps reshape's strides
+    assert Z.stride() == (20, 1, 4)
