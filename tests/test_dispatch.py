@@ -120,6 +120,15 @@ def test_apply_in_place_gives_the_same_bits_and_overwrites_only_its_argument(
     assert torch.equal(X, kept)
 
 
+def test_overwrite_leaves_an_expanded_input_alone():
+    # An expanded view shares its elements: no in-place division, the plain path's result.
+    s = resolve("newton_schulz", dtype="float32")
+    X = torch.from_numpy(_matrix(20, 6)).float()[None].expand(3, 20, 6)
+    U, _ = s.apply(X, overwrite=True)
+    assert torch.equal(X[0], torch.from_numpy(_matrix(20, 6)).float())
+    assert torch.equal(U, s.apply(X.contiguous())[0])
+
+
 @pytest.mark.parametrize("method", ["svd", "qdwh", "gram_newton_schulz"])
 def test_overwrite_is_a_permission_methods_without_an_in_place_solve_ignore(method):
     s = resolve(method)

@@ -435,11 +435,10 @@ class PolarOptimizer(torch.optim.Optimizer):
         dtype, and each slice of ``M`` holds its matrix's cleaned gradient once its
         weight is updated (``docs/design/optimizers.md``, "Memory of a step").
         Weights, momentum buffers and direction state are written in place, each
-        with the result the
-        out-of-place rule gives (same operations, same order); a matrix whose
-        gradient, momentum or direction is not finite keeps all of them (factors 1
-        and 0 chosen on device flags: no host synchronisation, and no
-        ``torch.where`` over whole matrices, several times slower on CPU).
+        with the result the out-of-place rule gives (same operations, same order);
+        a matrix whose gradient, momentum or direction is not finite keeps all of
+        them (factors 1 and 0 chosen on device flags: no host synchronisation, and
+        no ``torch.where`` over whole matrices, several times slower on CPU).
 
         With a ``plan`` (:mod:`polarlab.optim.distributed`) the tensors are this
         process's pieces (shards of DTensors), of shape ``plan.local_shape``, and
@@ -497,7 +496,7 @@ class PolarOptimizer(torch.optim.Optimizer):
             in_place = p.dtype == sdtype and p.is_contiguous()
             W = p.view(lm, ln) if in_place else p.reshape(lm, ln).to(sdtype, copy=True)
             W_old = W.clone() if group["row_telemetry"] else None
-            Ui = U[i] if U[i].is_contiguous() else U[i].contiguous()
+            Ui = U[i]  # contiguous: rule.land gives W's layout
             rule.apply_decoupled_update_(
                 W, Ui, lr, scale, group["weight_decay"], group["cautious_wd"], ok[i]
             )

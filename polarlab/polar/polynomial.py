@@ -142,7 +142,8 @@ def normalize(
     overwrite : bool
         ``X`` is scratch: the Frobenius and one-inf scalings divide it in place
         (same operations, same bits) instead of allocating a full-size copy, and
-        ``X_0`` may be ``X`` itself. Ignored under autograd.
+        ``X_0`` may be ``X`` itself. Ignored under autograd and for a layout whose
+        elements share memory (an expanded view).
 
     Returns
     -------
@@ -160,7 +161,9 @@ def normalize(
     # in float64). In units of a the schedule's eps is eps / a, capped at EPS_CAP c s (see
     # the constant); a zero slice stays zero.
     scalar = torch.float64 if dtype == torch.float64 else torch.float32
-    if overwrite and normalization != "schatten8" and X.dtype == scalar and not X.requires_grad:
+    dense = X.is_contiguous() or X.mT.is_contiguous()  # no element shared (e.g. expanded)
+    scratch = overwrite and dense and not X.requires_grad
+    if scratch and normalization != "schatten8" and X.dtype == scalar:
         G, a = X, pow2_scale(X)
         G.div_(a)  # exact, as max_abs_scale's X / a
     else:
