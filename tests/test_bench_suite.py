@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.suite.optimizers import RATIOS
+
 ROOT = Path(__file__).resolve().parents[1]
 RATIO_KEYS = {"median", "q25", "q75", "min", "max", "n", "num", "den", "num_ms", "den_ms"}
 
@@ -69,6 +71,14 @@ def test_polar_section(quick):
             _check_ratio(r["call_vs_floor"])
             assert r["vs_floor"]["num"].endswith(" engine")  # the engine, not the public call
             assert r["gemms"] > 0 and r["gflop_per_s"] > 0
+        # the engine's stages are timed apart for polar_express only, each against its floor
+        stages = r.get("stages_vs_floor") or {}
+        assert set(stages) == (
+            {"arithmetic", "normalised"} if r["method"] == "polar_express" else set()
+        )
+        for stage in stages.values():
+            _check_ratio(stage)
+            assert stage["den"] == "polar_express floor"
     gram = polar["gram"]
     assert gram["peer"]["package"] == "gram-newton-schulz"
     for r in gram["rows"]:
@@ -124,6 +134,29 @@ def test_optimizer_section(quick):
         for value in r["state_bytes_per_param_byte"].values():
             assert value >= 1.0
         assert (r.get("peak_muon_vs_torch_muon", 0) > 0) == full
+        assert set(r["step_gflop"]) == set(r["step_ms"])
+        for key, value in r["flop_ratios"].items():
+            num, den = RATIOS[key]
+            assert value == pytest.approx(r["step_gflop"][num] / r["step_gflop"][den])
+
+
+def _muon_flops(shapes, steps=5):
+    """Closed form: each quintic step is ``A = X X^T`` (2 M N^2), ``A^2`` (2 N^3) and the
+    update (2 M N^2) on the short side ``N`` of an ``M x N`` matrix (Jordan, torch.optim.Muon)."""
+    return sum(steps * (4 * max(s) * min(s) ** 2 + 2 * min(s) ** 3) for s in shapes)
+
+
+def test_step_flops_of_both_muons_are_the_closed_form(quick):
+    from benchmarks.suite.config import QUICK
+
+    _, report, _ = quick
+    for r in report["sections"]["optimizers"]:
+        if "torch.optim.Muon" not in r["step_gflop"]:
+            continue
+        expected = _muon_flops(QUICK.sets[r["set"]]) / 1e9
+        assert r["step_gflop"]["torch.optim.Muon"] == pytest.approx(expected, rel=1e-12)
+        assert r["step_gflop"]["Muon (jordan)"] == pytest.approx(expected, rel=1e-12)
+        assert r["flop_ratios"]["muon_vs_torch_muon"] == pytest.approx(1.0, rel=1e-12)
 
 
 def test_imports_section(quick):

@@ -1,4 +1,4 @@
-"""Full optimizer steps: time, state bytes per parameter byte, peak extra memory of a step.
+"""Full optimizer steps: time, matrix-product flops, state bytes per parameter byte, peak memory.
 
 Every optimizer steps its own copy of the same float32 parameters with the same
 (fixed) gradients. Settings:
@@ -15,6 +15,13 @@ Every optimizer steps its own copy of the same float32 parameters with the same
   library default) in the group's dtype, otherwise as above (Aurora: ``iters=2``,
   its default engine); ``ARO``: its defaults (Sinkhorn base, float32 or wider
   whatever the group's dtype), lr 0.02, weight decay 0.1.
+
+Beside each time ratio stands the ratio of the two steps' matrix-product flops, as
+``torch.utils.flop_counter`` counts them in one step (``mm``, ``addmm``, ``bmm``,
+``baddbmm``, ...; factorizations such as ARO's Cholesky are not counted). It is what
+the time ratio would be if every product ran at the same rate and nothing else took
+time: where the two differ, the gap is the kernels' rates (small or strided products,
+half precision on a CPU), not the arithmetic.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import inspect
 import statistics
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.suite.config import Config
 from benchmarks.suite.memory import peak_extra_bytes, state_bytes, tensor_bytes
@@ -80,6 +88,13 @@ def _params(shapes, device, gen_seed=0):
     return [torch.randn(*s, generator=gen).to(device) for s in shapes]
 
 
+def step_flops(opt: torch.optim.Optimizer) -> int:
+    """Matrix-product flops of one ``opt.step()`` (2 per multiply-add; the step is taken)."""
+    with FlopCounterMode(display=False) as counter:
+        opt.step()
+    return counter.get_total_flops()
+
+
 def set_record(name: str, shapes, dtype: str, cfg: Config, device: torch.device, only=None) -> dict:
     """One parameter set in one iteration dtype: the optimizers (``only``: some) interleaved."""
     weights = _params(shapes, device)
@@ -107,6 +122,13 @@ def set_record(name: str, shapes, dtype: str, cfg: Config, device: torch.device,
             if num in opts and den in opts
         },
         "state_bytes_per_param_byte": {k: state_bytes(o) / param_bytes for k, o in opts.items()},
+    }
+    flops = {k: step_flops(o) for k, o in opts.items()}
+    record["step_gflop"] = {k: v / 1e9 for k, v in flops.items()}
+    record["flop_ratios"] = {
+        key: flops[num] / flops[den]
+        for key, (num, den) in RATIOS.items()
+        if num in opts and den in opts
     }
     peaks = {k: peak_extra_bytes(o.step, device) for k, o in opts.items()}
     record["peak_step_mib"] = {k: v / 2**20 for k, v in peaks.items()}

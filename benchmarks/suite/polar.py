@@ -11,6 +11,15 @@ at ``n = 256`` in bfloat16 on CPU that cast and check are a tenth of the time.
 Methods that are not a product sequence (``svd``,
 ``qdwh``, ``newton``: float64 factorizations) have no floor and are compared with
 ``torch.linalg.svd`` (float32, followed by ``U @ Vh``) only.
+
+For the Newton-Schulz engine (``polar_express``) the gap between engine and floor
+is split into stages, each timed in the same rounds and reported against the floor:
+``arithmetic`` (the engine's own steps, ``polynomial_step``, from the floor's
+normalised start: the ``baddbmm`` that forms ``b A + c A^2`` and the ``a I`` added on
+the diagonal, where the floor has plain products), ``normalised`` (the scale-safe
+normalisation of ``G``, ``polynomial.normalize``, then those steps) and the engine
+(``PolarSolver.apply``: the same plus the dispatch, the orientation and the
+schedule's look-up).
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ import torch
 from benchmarks.bench_polar import flops, gns_floor, gns_gemms, ns_floor, ns_gemms
 from benchmarks.suite.config import Config
 from benchmarks.suite.timing import interleaved, ratio
+from polarlab import schedules
 from polarlab.polar import resolve
+from polarlab.polar.polynomial import batch_view, normalize, polynomial_step
 
 STEPS = 5
 RESTARTS = (2,)
@@ -34,6 +45,9 @@ POLYNOMIAL = {
 }
 #: float64 factorizations: no matmul floor
 EXACT = ("svd", "qdwh", "newton")
+#: the engine's stages timed apart (module notes), in the order they add up
+STAGES = ("arithmetic", "normalised")
+STAGE_SUFFIXES = (" floor", " engine", *(f" {stage}" for stage in STAGES))
 PEER = "gram_newton_schulz"  # the package's import name (PyPI: gram-newton-schulz)
 
 
@@ -45,6 +59,23 @@ def gaussian(m: int, n: int, device: torch.device, seed: int = 1) -> torch.Tenso
 def _normalised(G: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The engine's start ``X_0`` (tall, batch of one) in the compute dtype: the floor's input."""
     return (G / torch.linalg.matrix_norm(G)).to(dtype)[None]
+
+
+def _stages(G: torch.Tensor, X0: torch.Tensor, dtype: torch.dtype) -> dict:
+    """The engine's stages without its dispatch (module notes): steps from ``X0``, and
+    the normalisation of ``G`` followed by the same steps (default schedule, 5 steps)."""
+    sched = schedules.get("polar_express")
+    rows = sched.rows(STEPS)
+
+    def steps(X):
+        for row in rows:
+            X = polynomial_step(X, row)
+        return X
+
+    return {
+        "arithmetic": lambda: steps(X0),
+        "normalised": lambda: steps(normalize(batch_view(G), sched, "frobenius", dtype).X),
+    }
 
 
 def _svd_polar(G: torch.Tensor):
@@ -69,6 +100,9 @@ def methods_record(cfg: Config, device: torch.device) -> list[dict]:
                 fns[name] = lambda s=solver, G=G: s(G, check_finite=False)
                 fns[f"{name} engine"] = lambda s=solver, G=G: s.apply(G)
                 square = m == n  # Gram NS falls back to the standard engine
+                if name == "polar_express":
+                    for stage, fn in _stages(G, X0, dtype).items():
+                        fns[f"{name} {stage}"] = fn
                 if name == "gram_newton_schulz" and not square:
                     fns[f"{name} floor"] = gns_floor(X0, STEPS, RESTARTS)
                     gemms[name] = gns_gemms(m, n, STEPS, RESTARTS)
@@ -81,7 +115,7 @@ def methods_record(cfg: Config, device: torch.device) -> list[dict]:
                     fns[name] = lambda s=solver, G=G: s(G, check_finite=False)
             times = interleaved(fns, device, cfg.rounds, budget_s=cfg.budget_s)
             for name in fns:
-                if name == "torch.linalg.svd" or name.endswith((" floor", " engine")):
+                if name == "torch.linalg.svd" or name.endswith(STAGE_SUFFIXES):
                     continue
                 poly = name in POLYNOMIAL
                 row = {
@@ -93,6 +127,11 @@ def methods_record(cfg: Config, device: torch.device) -> list[dict]:
                     "vs_svd": ratio(times, name, "torch.linalg.svd"),
                     "vs_floor": ratio(times, f"{name} engine", f"{name} floor") if poly else None,
                     "call_vs_floor": ratio(times, name, f"{name} floor") if poly else None,
+                    "stages_vs_floor": {
+                        stage: ratio(times, f"{name} {stage}", f"{name} floor")
+                        for stage in STAGES
+                        if f"{name} {stage}" in times
+                    },
                 }
                 if poly:
                     row["gemms"] = len(gemms[name])

@@ -87,6 +87,26 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
         )  # fmt: skip
         if "polar" in plots:
             lines += [f"![polar methods]({plots['polar']})", ""]
+        staged = [r for r in s["polar"]["methods"] if r.get("stages_vs_floor")]
+        if staged:
+            lines += _heading(
+                "### Where the Newton-Schulz engine's time goes",
+                "Each stage against the same matmul floor, timed in the same rounds: "
+                "`arithmetic`, the engine's own steps from the floor's normalised start "
+                "(`baddbmm` for `b A + c A^2`, `a I` added on the diagonal); `normalised`, "
+                "the scale-safe normalisation of `G` and those steps; `engine`, "
+                "`PolarSolver.apply` (the same and its dispatch); `call`, the public call.",
+            )
+            rows = [
+                [r["dtype"], r["aspect"], f"{r['m']}x{r['n']}",
+                 _x(r["stages_vs_floor"].get("arithmetic")),
+                 _x(r["stages_vs_floor"].get("normalised")), _x(r["vs_floor"]),
+                 _x(r["call_vs_floor"])]
+                for r in staged
+            ]  # fmt: skip
+            lines += _table(
+                ["dtype", "aspect", "shape", "arithmetic", "normalised", "engine", "call"], rows
+            )
         g = s["polar"]["gram"]
         lines += _heading(
             "### Standard against Gram Newton-Schulz against the gram-newton-schulz package",
@@ -127,7 +147,9 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
             "`muon_vs_torch_muon` compares polarlab in float32 with torch in bfloat16 (not the "
             "same settings). Peak extra memory: the most bytes a step allocates above what "
             "was allocated before it (weights, gradients and state excluded), from the CPU "
-            "allocator's events.",
+            "allocator's events. Product flops: the ratio of the two steps' matrix-product "
+            "flops (`torch.utils.flop_counter`, one step each; Cholesky and other "
+            "factorizations not counted), the time ratio if every product ran at one rate.",
             "",
         ]
         for rec in s["optimizers"]:
@@ -136,18 +158,27 @@ def markdown(report: dict, plots: dict[str, str]) -> str:
                 f"{rec['parameters']:,} parameters), iterations in {rec['dtype']}",
                 "",
             ]
+            flop_ratios = rec.get("flop_ratios", {})
             lines += _table(
-                ["ratio", "median [IQR]"], [[k, _x(v)] for k, v in rec["ratios"].items()]
+                ["ratio", "time: median [IQR]", "product flops"],
+                [
+                    [k, _x(v), f"{flop_ratios[k]:.2f}" if k in flop_ratios else "-"]
+                    for k, v in rec["ratios"].items()
+                ],
             )
             peak = rec.get("peak_step_mib", {})
+            gflop = rec.get("step_gflop", {})
             rows = [
-                [k, f"{ms:.1f}", f"{rec['state_bytes_per_param_byte'][k]:.2f}",
+                [k, f"{ms:.1f}", f"{gflop[k]:.1f}" if k in gflop else "-",
+                 f"{rec['state_bytes_per_param_byte'][k]:.2f}",
                  f"{peak[k]:.2f}" if k in peak else "-"]
                 for k, ms in rec["step_ms"].items()
             ]  # fmt: skip
             lines += _table(
-                ["optimizer", "step ms", "state bytes / param byte", "peak extra MiB"], rows
-            )
+                ["optimizer", "step ms", "GFLOP / step", "state bytes / param byte",
+                 "peak extra MiB"],
+                rows,
+            )  # fmt: skip
         if "steps" in plots:
             lines += [f"![optimizer step ratios]({plots['steps']})", ""]
     if "imports" in s:

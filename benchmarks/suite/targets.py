@@ -56,6 +56,12 @@ def _iqr(r: dict) -> list[float]:
     return [r["q25"], r["q75"]]
 
 
+def _with_flops(detail: str, rec: dict, key: str) -> str:
+    """``detail`` with the step pair's product-flop ratio, where the record has one."""
+    flops = rec.get("flop_ratios", {}).get(key)
+    return detail if flops is None else f"{detail}; product flops {flops:.2f}x"
+
+
 def evaluate(report: dict) -> list[dict]:
     """The headline targets of ``report`` (a suite run's JSON), one entry per target and dtype."""
     out = []
@@ -82,12 +88,12 @@ def evaluate(report: dict) -> list[dict]:
     for set_name in ("tall", "gpt"):
         for rec in (s for s in steps if s["set"] == set_name):
             r = rec["ratios"].get("aurora_vs_muon")
-            out.append(
-                _entry(f"aurora_step_{set_name}", r and r["median"], r and _iqr(r), rec["dtype"])
-            )
+            detail = _with_flops(rec["dtype"], rec, "aurora_vs_muon")
+            out.append(_entry(f"aurora_step_{set_name}", r and r["median"], r and _iqr(r), detail))
     for rec in (s for s in steps if s["set"] == "gpt" and s["dtype"] == "bfloat16"):
         r = rec["ratios"]["muon_vs_torch_muon"]
-        out.append(_entry("muon_vs_torch_muon", r["median"], _iqr(r), rec["dtype"]))
+        detail = _with_flops(rec["dtype"], rec, "muon_vs_torch_muon")
+        out.append(_entry("muon_vs_torch_muon", r["median"], _iqr(r), detail))
         if "peak_muon_vs_torch_muon" in rec:
             peak = rec["peak_step_mib"]
             detail = f"{peak['Muon (jordan)']:.1f} vs {peak['torch.optim.Muon']:.1f} MiB"
