@@ -296,6 +296,17 @@ def reads_values(work: torch.Tensor) -> bool:
     return bool(work.numel()) and not work.is_meta and not torch.compiler.is_compiling()
 
 
+def scratch_ok(X: torch.Tensor) -> bool:
+    """Whether a caller that may overwrite ``X`` can update it in place.
+
+    No element may share memory with another (an expanded view's in-place update
+    raises) and ``X`` may not require a gradient (autograd keeps it for the backward
+    pass). A shape and flag test: no data is read.
+    """
+    dense = X.is_contiguous() or X.mT.is_contiguous()
+    return dense and not X.requires_grad
+
+
 def to_caller(X: torch.Tensor, kind: ArrayKind, dtype=None):
     """Return ``X`` as the caller's kind of array, on the caller's device.
 

@@ -234,3 +234,31 @@ def test_consume_is_the_same_map_with_the_momentum_as_scratch():
         V, new_consumed = d.consume(M.clone(), state)
         assert torch.equal(U, V)
         assert all(torch.equal(new[k], new_consumed[k]) for k in new)
+
+
+AURORA_SCRATCH_CASES = {
+    "gram_float32": dict(engine="gram", dtype="float32"),
+    "gram_bfloat16": dict(engine="gram", dtype="bfloat16"),
+    "plain_bfloat16": dict(engine="plain", dtype="bfloat16"),
+    "alternating": dict(form="alternating", iters=3),
+    "riemannian": dict(form="riemannian"),
+    "wide_polar": dict(wide="polar"),
+}
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 8), (2, 8, 24), (2, 12, 12), (0, 24, 8)])
+@pytest.mark.parametrize("case", list(AURORA_SCRATCH_CASES))
+def test_aurora_consume_is_the_same_map_with_the_momentum_as_scratch(case, shape):
+    # consume divides the momentum batch in place by its largest entry and forms the last
+    # D M in its memory; the result stays in the compute dtype for the optimizer to cast.
+    # Cast to M's dtype it is __call__'s result bit for bit (tall, wide under the
+    # transpose rule and under wide="polar", square, empty), and __call__ leaves M alone.
+    g = torch.Generator().manual_seed(1)
+    M = torch.randn(*shape, generator=g) * torch.rand(*shape[:-1], 1, generator=g)  # uneven rows
+    kept = M.clone()
+    d = AuroraDirection(method="polar_express", **AURORA_SCRATCH_CASES[case])
+    U, _ = d(M, {})
+    assert torch.equal(M, kept)
+    V, _ = d.consume(M.clone(), {})
+    assert V.shape == U.shape
+    assert torch.equal(V.to(U.dtype), U)

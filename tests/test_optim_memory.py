@@ -283,6 +283,33 @@ def test_muon_step_peak_memory_is_within_a_tenth_of_torch_muon():
     assert peak_ours <= 1.1 * peak_theirs, (peak_ours / MIB, peak_theirs / MIB)
 
 
+def test_aurora_step_holds_one_float32_matrix_more_than_a_muon_step():
+    # Aurora (K = 2, float32 iterations: the CPU default) needs polar(D_k G) for two row
+    # scalings D_k of the same G. The momentum batch holds G (divided in place by its
+    # largest entry) and, for the last call, D_2 G itself; only the first call's D_1 G is
+    # a copy beside it, and the Gram form's n x n factors are no larger than Muon's own.
+    # So at most one float32 m x n matrix more than a Muon step at the same settings, and
+    # the row scalings: ||G_i||, d and its update factor, a few float32 m-vectors.
+    # (Before the batch was Aurora's scratch: 2.95 matrices more, with the normalised
+    # copy and the last D G on top.)
+    m, n = 1024, 256
+
+    def peak(cls, **kw):
+        g = torch.Generator().manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(m, n, generator=g))
+        p.grad = torch.randn(m, n, generator=g)
+        opt = cls([p], lr=0.02, method="polar_express", steps=5, dtype="float32", **kw)
+        opt.step()
+        return peak_extra_bytes(opt.step)[0]
+
+    muon = peak(Muon)
+    assert muon > m * n * 4  # the comparison measures something
+    for engine in ("gram", "plain"):
+        aurora = peak(Aurora, engine=engine)
+        bound = muon + m * n * 4 + 4 * m * 4
+        assert aurora <= bound, (engine, (aurora - muon) / (m * n * 4))
+
+
 @pytest.mark.parametrize(
     ("step_fn", "extra"), [(adamw_step, {"eps": 1e-8}), (lion_step, {})], ids=["adamw", "lion"]
 )

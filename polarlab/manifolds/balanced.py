@@ -15,8 +15,8 @@ from typing import Literal
 
 import torch
 
-from polarlab._arrays import meta_result, to_caller
-from polarlab.linalg import max_abs_scale
+from polarlab._arrays import meta_result, scratch_ok, to_caller
+from polarlab.linalg import max_abs_scale, pow2_scale
 from polarlab.manifolds._common import (
     check_beta,
     check_choice,
@@ -24,6 +24,7 @@ from polarlab.manifolds._common import (
     check_positive_int,
     projection_input,
     row_sq,
+    scaling_dtype,
 )
 from polarlab.manifolds.balanced_gram import check_engine, choose_engine, polar_map
 from polarlab.polar import PolarSolver, resolve
@@ -69,14 +70,19 @@ def _aurora_preconditioned(
     The polar factors come from ``solver`` by ``engine`` (``"plain"`` or ``"gram"``,
     :mod:`polarlab.manifolds.balanced_gram`). Straight-line code: no host
     synchronisation, no data-dependent branch.
+
+    ``G`` is the caller's scratch: the last ``d G`` is formed in its memory (the same
+    bits as ``d * G``; out of place when ``G`` requires a gradient), so that no
+    full-size copy is alive during the last, widest, polar call.
     """
     m, n = G.shape[-2:]
     tau = n / m
-    polar = polar_map(engine, solver, overwrite=True)  # each d G below is a fresh temporary
+    polar = polar_map(engine, solver, overwrite=True)  # each d G below is ours
     g_norm = torch.linalg.vector_norm(G, dim=-1, keepdim=True)
     d = 1.0 / g_norm.clamp(min=eps)
+    in_place = scratch_ok(G)
     for k in range(iters):
-        U = polar(d * G)
+        U = polar(G.mul_(d) if in_place and k == iters - 1 else d * G)
         if k < iters - 1:
             factor = (tau / row_sq(U.to(G.dtype)).clamp(min=eps * eps)) ** beta
             # A zero row of G stays zero whatever d_i is, so d_i is kept rather
@@ -239,16 +245,44 @@ def project_balanced_stiefel(
     flip = long_axis(work, wide)
     if flip is None:
         return solver(G, check_finite=check_finite)
+    U = balanced_work(work, flip, iters, beta, eps, solver, form, engine)
+    return to_caller(U, kind)
+
+
+def balanced_work(
+    work: torch.Tensor,
+    flip: bool,
+    iters: int,
+    beta: float,
+    eps: float,
+    solver: PolarSolver,
+    form: str,
+    engine: str,
+    *,
+    overwrite: bool = False,
+) -> torch.Tensor:
+    """:func:`project_balanced_stiefel` on a validated work tensor that is not square.
+
+    ``flip`` is :func:`long_axis`'s answer (not ``None``); the options are checked.
+    Returns the projection in the work tensor's orientation, in the polar method's
+    compute dtype (the alternating form: the work tensor's dtype). ``overwrite``:
+    ``work`` is the caller's scratch (an optimizer's momentum batch) and is divided in
+    place by its largest entry instead of copied; its values are lost.
+    """
     # Divided by max |g_ij| in the scaling dtype (no norm below over- or underflows, and the
     # eps clamps are relative to the largest entry): the result is invariant under G -> c G.
-    X, _ = max_abs_scale(work.mT if flip else work)
+    W = work.mT if flip else work
+    if overwrite and scratch_ok(W) and W.dtype == scaling_dtype(W):
+        X = W.div_(pow2_scale(W))  # exact, as max_abs_scale's W / a
+    else:
+        X, _ = max_abs_scale(W)
     if form == "preconditioned":
         m, n = X.shape[-2:]
         engine = choose_engine(engine, form, solver, m, n, iters, X.device)
         U = _aurora_preconditioned(X, iters, beta, eps, solver, engine)
     else:
         U = _aurora_alternating(X, iters, beta, eps, solver)
-    return to_caller(U.mT if flip else U, kind)
+    return U.mT if flip else U
 
 
 def muoneq_r(

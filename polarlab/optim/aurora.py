@@ -33,6 +33,7 @@ from polarlab.manifolds import (
     project_balanced_stiefel,
     riemannian_balanced_stiefel,
 )
+from polarlab.manifolds.balanced import balanced_work, long_axis
 from polarlab.manifolds.balanced_gram import check_engine
 from polarlab.optim.base import PolarOptimizer
 from polarlab.optim.direction import POLAR_OPTIONS, PolarDirection
@@ -212,6 +213,22 @@ class AuroraDirection(PolarDirection):
             eps=self.eps,
             method=self.solver,
             engine=self.engine,
+        )
+        return U, {}
+
+    def consume(self, M, state):
+        """``self(M, state)`` with the momentum batch as scratch: ``M`` is divided in
+        place by its largest entry and holds the last ``D M`` (no full-size copy of
+        it), and the result stays in the polar method's compute dtype (the optimizer
+        casts it into ``M``). The same values, bit for bit, once cast."""
+        if self.form == "riemannian":
+            return self(M, state)
+        flip = long_axis(M, self.wide)
+        if flip is None:  # square (or empty): the plain polar factor, as aurora_direction
+            return self.solver.apply(M, overwrite=True)[0], {}
+        beta = DEFAULT_BETA if self.beta is None else self.beta
+        U = balanced_work(
+            M, flip, self.iters, beta, self.eps, self.solver, self.form, self.engine, overwrite=True
         )
         return U, {}
 

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import torch
 
 from polarlab import schedules
-from polarlab._arrays import compute_dtype, resolve_dtype
+from polarlab._arrays import compute_dtype, resolve_dtype, scratch_ok
 from polarlab.linalg import max_abs_scale, pow2_scale
 from polarlab.polar.registry import register
 
@@ -161,9 +161,7 @@ def normalize(
     # in float64). In units of a the schedule's eps is eps / a, capped at EPS_CAP c s (see
     # the constant); a zero slice stays zero.
     scalar = torch.float64 if dtype == torch.float64 else torch.float32
-    dense = X.is_contiguous() or X.mT.is_contiguous()  # no element shared (e.g. expanded)
-    scratch = overwrite and dense and not X.requires_grad
-    if scratch and normalization != "schatten8" and X.dtype == scalar:
+    if overwrite and scratch_ok(X) and normalization != "schatten8" and X.dtype == scalar:
         G, a = X, pow2_scale(X)
         G.div_(a)  # exact, as max_abs_scale's X / a
     else:
