@@ -23,7 +23,6 @@ from polarlab.manifolds._common import (
     check_positive,
     check_positive_int,
     projection_input,
-    row_sq,
     scaling_dtype,
 )
 from polarlab.manifolds.balanced_gram import check_engine, choose_engine, polar_map
@@ -72,8 +71,9 @@ def _aurora_preconditioned(
     synchronisation, no data-dependent branch.
 
     ``G`` is the caller's scratch: the last ``d G`` is formed in its memory (the same
-    bits as ``d * G``; out of place when ``G`` requires a gradient), so that no
-    full-size copy is alive during the last, widest, polar call.
+    bits as ``d * G``; out of place when ``G`` requires a gradient), and the earlier
+    ones inside the polar map, which frees them once normalised (the Gram form; a
+    product passed as the argument would stay alive through the whole call).
     """
     m, n = G.shape[-2:]
     tau = n / m
@@ -82,9 +82,13 @@ def _aurora_preconditioned(
     d = 1.0 / g_norm.clamp(min=eps)
     in_place = scratch_ok(G)
     for k in range(iters):
-        U = polar(G.mul_(d) if in_place and k == iters - 1 else d * G)
+        U = polar(G.mul_(d)) if in_place and k == iters - 1 else polar(G, row_scale=d)
         if k < iters - 1:
-            factor = (tau / row_sq(U.to(G.dtype)).clamp(min=eps * eps)) ** beta
+            # ||U_i||^2 in G's dtype: the bits of row_sq(U.to(G.dtype)) with one temporary
+            # (a copy squared in place); U is dropped before the next polar call
+            sq = U.to(G.dtype, copy=True).square_().sum(dim=-1, keepdim=True)
+            del U
+            factor = (tau / sq.clamp(min=eps * eps)) ** beta
             # A zero row of G stays zero whatever d_i is, so d_i is kept rather
             # than grown by (tau/eps^2)^beta per step (the released code
             # overflows there to inf * 0 = NaN).

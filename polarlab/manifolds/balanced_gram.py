@@ -189,7 +189,13 @@ def gram_restarts(solver: PolarSolver, dtype: torch.dtype) -> frozenset[int]:
     return frozenset()
 
 
-def gram_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool = False) -> torch.Tensor:
+def gram_polar(
+    X: torch.Tensor,
+    solver: PolarSolver,
+    *,
+    overwrite: bool = False,
+    row_scale: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""``polar(X)`` by a polynomial solver's schedule, run on the Gram matrix ``X^T X``.
 
     ``X_0 = X / (c s + eps)`` as the solver normalises, then Gram Newton-Schulz with
@@ -205,6 +211,11 @@ def gram_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool = False)
     overwrite : bool
         ``X`` is the caller's scratch: the normalisation divides it in place instead
         of allocating a full-size copy (the same bits).
+    row_scale : torch.Tensor, shape (..., m, 1), optional
+        Take ``polar(row_scale * X)``: the scaled matrix is formed here, as this
+        call's own scratch, and freed as soon as it is normalised (a caller that
+        passed it as the argument would hold it through the whole iteration). ``X``
+        is then only read.
 
     Returns
     -------
@@ -221,9 +232,12 @@ def gram_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool = False)
     opts = solver.options
     dtype = compute_dtype(opts["dtype"], X.device, role=solver.role)
     schedule, steps, normalization = opts["schedule"], opts["steps"], opts["normalization"]
+    shape = X.shape
+    if row_scale is not None:
+        X, overwrite = row_scale * X, True  # our own scratch
     work = batch_view(X)
     if not schedule.rows(steps):  # zero steps: the normalised input, as the plain engine
-        return normalize(work, schedule, normalization, dtype, overwrite).X.reshape(X.shape)
+        return normalize(work, schedule, normalization, dtype, overwrite).X.reshape(shape)
     restarts = gram_restarts(solver, dtype)
     run = _gram_run(
         work,
@@ -236,18 +250,24 @@ def gram_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool = False)
         product=_symmetric_product,
         overwrite=overwrite,
     )
+    del X, work  # the run holds the only reference: freed once normalised
     Xr, Q = deque(run, maxlen=1)[0]
-    return torch.bmm(Xr, Q).reshape(X.shape)
+    return torch.bmm(Xr, Q).reshape(shape)
 
 
-def _plain_polar(X: torch.Tensor, solver: PolarSolver, *, overwrite: bool) -> torch.Tensor:
+def _plain_polar(
+    X: torch.Tensor, solver: PolarSolver, *, overwrite: bool, row_scale=None
+) -> torch.Tensor:
+    if row_scale is not None:
+        return solver.apply(row_scale * X, overwrite=True)[0]
     return solver.apply(X, overwrite=overwrite)[0]
 
 
 def polar_map(engine: str, solver: PolarSolver, *, overwrite: bool = False):
-    """``X -> polar(X)`` on tall work tensors by the engine ``"plain"`` (``solver.apply``)
-    or ``"gram"`` (:func:`gram_polar`). ``overwrite``: the map may use each ``X`` it
-    is given as scratch (for callers that pass their own temporaries)."""
+    """``(X, row_scale=None) -> polar(row_scale * X)`` on tall work tensors by the engine
+    ``"plain"`` (``solver.apply``) or ``"gram"`` (:func:`gram_polar`). ``overwrite``: the
+    map may use each ``X`` it is given as scratch (for callers that pass their own
+    temporaries); a ``row_scale`` product is always the map's own scratch."""
     return partial(
         gram_polar if engine == "gram" else _plain_polar, solver=solver, overwrite=overwrite
     )

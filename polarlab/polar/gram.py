@@ -94,14 +94,18 @@ def _gram_run(
     and ``product`` compute ``X^T X`` and the ``n x n`` products (every one of them
     is a product of commuting symmetric matrices, so a caller may pass kernels
     that compute only half of each; the defaults are plain batched products).
-    ``overwrite``: ``X`` is the caller's scratch (see ``polynomial.normalize``).
+    ``overwrite``: ``X`` is the caller's scratch (see ``polynomial.normalize``); the run
+    drops its reference to ``X`` once normalised, so a scratch nobody else holds is freed
+    before the iteration (in half precision the iteration works on a cast copy).
     """
     rows = sched.rows(steps)
     T = len(rows)
+    n, device = X.shape[-1], X.device
     Xr, R, R2 = normalize(X, sched, normalization, dtype, overwrite)
+    del X
     if R is None:
         R = gram(Xr)
-    eye = torch.eye(X.shape[-1], dtype=dtype, device=X.device)
+    eye = torch.eye(n, dtype=dtype, device=device)
     Q = None
     for t, (a, b, c) in enumerate(rows):
         restart = t in restarts
