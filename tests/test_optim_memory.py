@@ -255,6 +255,18 @@ def test_small_matrices_share_a_default_batch_up_to_the_floor(shape, per_batch, 
     assert sizes == ([40] if per_batch > 1 else [1, 1, 1])
 
 
+def _step_peak(cls, shapes, **kw) -> int:
+    """Peak extra bytes of the second step of ``cls`` on seeded float32 matrices of ``shapes``
+    (lr 0.02, weight decay 0.1, Nesterov momentum 0.95; the first step creates the state)."""
+    g = torch.Generator().manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(*s, generator=g)) for s in shapes]
+    for p in params:
+        p.grad = torch.randn(*p.shape, generator=g)
+    opt = cls(params, lr=0.02, weight_decay=0.1, momentum=0.95, nesterov=True, **kw)
+    opt.step()
+    return peak_extra_bytes(opt.step)[0]
+
+
 def test_muon_step_peak_memory_is_within_a_tenth_of_torch_muon():
     # torch.optim.Muon loops over matrices: its float32 Nesterov update and the bfloat16
     # iteration (two iterates and the n x n factors) are alive at its peak. polarlab at
@@ -265,20 +277,10 @@ def test_muon_step_peak_memory_is_within_a_tenth_of_torch_muon():
     # was used as scratch, a float32 normalised copy and a float32 direction came on top:
     # 1.22x on the suite's GPT-like set.)
     shapes = [(512, 128), (128, 512), (128, 128), (128, 128)]
-    g = torch.Generator().manual_seed(0)
-
-    def build(cls, **kw):
-        params = [torch.nn.Parameter(torch.randn(*s, generator=g)) for s in shapes]
-        for p in params:
-            p.grad = torch.randn(*p.shape, generator=g)
-        opt = cls(params, lr=0.02, weight_decay=0.1, momentum=0.95, nesterov=True, **kw)
-        opt.step()
-        return opt
-
-    theirs = build(torch.optim.Muon)
-    ours = build(Muon, method="newton_schulz", schedule="jordan", steps=5, dtype="bfloat16")
-    peak_theirs, _ = peak_extra_bytes(theirs.step)
-    peak_ours, _ = peak_extra_bytes(ours.step)
+    peak_theirs = _step_peak(torch.optim.Muon, shapes)
+    peak_ours = _step_peak(
+        Muon, shapes, method="newton_schulz", schedule="jordan", steps=5, dtype="bfloat16"
+    )
     assert peak_theirs > 512 * 128 * 4  # the comparison measures something
     assert peak_ours <= 1.1 * peak_theirs, (peak_ours / MIB, peak_theirs / MIB)
 
@@ -294,19 +296,11 @@ def test_aurora_step_holds_one_float32_matrix_more_than_a_muon_step():
     # (Before the batch was Aurora's scratch: 2.95 matrices more, with the normalised
     # copy and the last D G on top.)
     m, n = 1024, 256
-
-    def peak(cls, **kw):
-        g = torch.Generator().manual_seed(0)
-        p = torch.nn.Parameter(torch.randn(m, n, generator=g))
-        p.grad = torch.randn(m, n, generator=g)
-        opt = cls([p], lr=0.02, method="polar_express", steps=5, dtype="float32", **kw)
-        opt.step()
-        return peak_extra_bytes(opt.step)[0]
-
-    muon = peak(Muon)
+    settings = dict(method="polar_express", steps=5, dtype="float32")
+    muon = _step_peak(Muon, [(m, n)], **settings)
     assert muon > m * n * 4  # the comparison measures something
     for engine in ("gram", "plain"):
-        aurora = peak(Aurora, engine=engine)
+        aurora = _step_peak(Aurora, [(m, n)], engine=engine, **settings)
         bound = muon + m * n * 4 + 4 * m * 4
         assert aurora <= bound, (engine, (aurora - muon) / (m * n * 4))
 
@@ -323,20 +317,10 @@ def test_aurora_step_peak_memory_is_torch_muon_plus_one_batch(engine):
     # D_1 G, D_2 G and U_1 alive.)
     shapes = [(1024, 256), (1024, 256), (256, 1024), (256, 256)]
     m, n = shapes[0]
-    g = torch.Generator().manual_seed(0)
-
-    def build(cls, **kw):
-        params = [torch.nn.Parameter(torch.randn(*s, generator=g)) for s in shapes]
-        for p in params:
-            p.grad = torch.randn(*p.shape, generator=g)
-        opt = cls(params, lr=0.02, weight_decay=0.1, momentum=0.95, nesterov=True, **kw)
-        opt.step()
-        return opt
-
-    theirs = build(torch.optim.Muon)
-    ours = build(Aurora, method="polar_express", steps=5, dtype="bfloat16", engine=engine)
-    peak_theirs, _ = peak_extra_bytes(theirs.step)
-    peak_ours, _ = peak_extra_bytes(ours.step)
+    peak_theirs = _step_peak(torch.optim.Muon, shapes)
+    peak_ours = _step_peak(
+        Aurora, shapes, method="polar_express", steps=5, dtype="bfloat16", engine=engine
+    )
     one_batch = (m * n + n * n) * 4
     assert peak_theirs > m * n * 4  # the comparison measures something
     assert peak_ours <= peak_theirs + one_batch, (peak_ours / MIB, peak_theirs / MIB)
