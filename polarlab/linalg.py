@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from polarlab._arrays import compute_dtype, unit_roundoff
+from polarlab._arrays import compute_dtype, scratch_ok, unit_roundoff
 
 __all__ = [
     "QR_METHODS",
@@ -81,7 +81,9 @@ def pow2_scale(X: torch.Tensor, dim: Dims = (-2, -1)) -> torch.Tensor:
     return (amax.view(int_type) & exponent).view(scaling).clamp_min(torch.finfo(scaling).tiny)
 
 
-def max_abs_scale(X: torch.Tensor, dim: Dims = (-2, -1)) -> tuple[torch.Tensor, torch.Tensor]:
+def max_abs_scale(
+    X: torch.Tensor, dim: Dims = (-2, -1), *, overwrite: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(Y, a)`` with ``X = a Y`` exactly, ``a`` a power of two and ``max |Y| < 2``.
 
     ``a = 2^floor(log2 max |x|)`` over ``dim`` (the exponent bits of ``max |x|``),
@@ -101,6 +103,11 @@ def max_abs_scale(X: torch.Tensor, dim: Dims = (-2, -1)) -> tuple[torch.Tensor, 
     X : torch.Tensor, shape (..., p, q)
     dim : int or tuple of int
         The axes of one slice: ``(-2, -1)`` per matrix, ``-1`` per row.
+    overwrite : bool
+        ``X`` is the caller's scratch: when it is already in the scaling dtype and may
+        be updated in place (``polarlab._arrays.scratch_ok``: no element shared, no
+        gradient required), ``Y`` is ``X`` itself, divided in place (the same bits),
+        instead of a new tensor.
 
     Returns
     -------
@@ -116,9 +123,11 @@ def max_abs_scale(X: torch.Tensor, dim: Dims = (-2, -1)) -> tuple[torch.Tensor, 
     >>> bool(torch.equal(a * Y, X))
     True
     """
-    X = X.to(compute_dtype(None, X.device, role="scaling", input_dtype=X.dtype))
+    scaling = compute_dtype(None, X.device, role="scaling", input_dtype=X.dtype)
+    in_place = overwrite and X.dtype == scaling and scratch_ok(X)
+    X = X.to(scaling)
     a = pow2_scale(X, dim)
-    return X / a, a
+    return (X.div_(a) if in_place else X / a), a
 
 
 def safe_norm(X: torch.Tensor, dim: Dims = (-2, -1), *, keepdim: bool = False) -> torch.Tensor:

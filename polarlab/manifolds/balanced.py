@@ -16,14 +16,13 @@ from typing import Literal
 import torch
 
 from polarlab._arrays import meta_result, scratch_ok, to_caller
-from polarlab.linalg import max_abs_scale, pow2_scale
+from polarlab.linalg import max_abs_scale
 from polarlab.manifolds._common import (
     check_beta,
     check_choice,
     check_positive,
     check_positive_int,
     projection_input,
-    scaling_dtype,
 )
 from polarlab.manifolds.balanced_gram import check_engine, choose_engine, polar_map
 from polarlab.polar import PolarSolver, resolve
@@ -275,11 +274,7 @@ def balanced_work(
     """
     # Divided by max |g_ij| in the scaling dtype (no norm below over- or underflows, and the
     # eps clamps are relative to the largest entry): the result is invariant under G -> c G.
-    W = work.mT if flip else work
-    if overwrite and scratch_ok(W) and W.dtype == scaling_dtype(W):
-        X = W.div_(pow2_scale(W))  # exact, as max_abs_scale's W / a
-    else:
-        X, _ = max_abs_scale(W)
+    X, _ = max_abs_scale(work.mT if flip else work, overwrite=overwrite)
     if form == "preconditioned":
         m, n = X.shape[-2:]
         engine = choose_engine(engine, form, solver, m, n, iters, X.device)

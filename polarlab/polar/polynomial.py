@@ -38,8 +38,8 @@ from typing import NamedTuple
 import torch
 
 from polarlab import schedules
-from polarlab._arrays import compute_dtype, resolve_dtype, scratch_ok
-from polarlab.linalg import max_abs_scale, pow2_scale
+from polarlab._arrays import compute_dtype, resolve_dtype
+from polarlab.linalg import max_abs_scale
 from polarlab.polar.registry import register
 
 __all__ = ["ARRANGEMENTS", "NORMALIZATIONS", "newton_schulz"]
@@ -161,11 +161,8 @@ def normalize(
     # in float64). In units of a the schedule's eps is eps / a, capped at EPS_CAP c s (see
     # the constant); a zero slice stays zero.
     scalar = torch.float64 if dtype == torch.float64 else torch.float32
-    if overwrite and scratch_ok(X) and normalization != "schatten8" and X.dtype == scalar:
-        G, a = X, pow2_scale(X)
-        G.div_(a)  # exact, as max_abs_scale's X / a
-    else:
-        G, a = max_abs_scale(X)
+    in_place = overwrite and normalization != "schatten8" and X.dtype == scalar
+    G, a = max_abs_scale(X, overwrite=in_place)
     G, a = G.to(scalar), a.to(scalar)
     c, eps = schedule.input_factor, schedule.eps
     if normalization in ("frobenius", "one_inf"):
